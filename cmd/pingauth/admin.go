@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/config"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/secret"
+)
+
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// hashParams overrides argon2 parameters (tests).
+	hashParams *enduser.Params
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func (c *cli) open(ctx context.Context) (*app.App, error) {
+	cfg, err := config.FromEnv(c.getenv)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	// CLI output is for humans; keep library logs quiet unless they are warnings.
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return app.Open(ctx, cfg, log, app.Options{HashParams: c.hashParams})
+}
+
+func (c *cli) admin(ctx context.Context, args []string) error {
+	if len(args) < 1 {
+		return usageError{"missing command"}
+	}
+	sub := ""
+	if len(args) > 1 {
+		sub = args[1]
+	}
+	key := args[0] + " " + sub
+	cmds := map[string]func(context.Context, *app.App, []string) error{
+		"tenant add":      c.tenantAdd,
+		"tenant list":     c.tenantList,
+		"project add":     c.projectAdd,
+		"project list":    c.projectList,
+		"project show":    c.projectShow,
+		"secret set":      c.secretSet,
+		"secret rotate":   c.secretRotate,
+		"secret versions": c.secretVersions,
+		"user add":        c.userAdd,
+		"user list":       c.userList,
+		"migrate ":        func(context.Context, *app.App, []string) error { fmt.Fprintln(c.stdout, "migrations applied"); return nil },
+	}
+	fn, ok := cmds[key]
+	if !ok {
+		return usageError{fmt.Sprintf("unknown command %q", strings.TrimSpace(key))}
+	}
+	rest := []string{}
+	if len(args) > 2 {
+		rest = args[2:]
+	}
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(ctx, a, rest)
+}
+
+func (c *cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (use -flags)", fs.Arg(0))}
+	}
+	for _, r := range required {
+		if fs.Lookup(r).Value.String() == "" {
+			return usageError{fmt.Sprintf("-%s is required", r)}
+		}
+	}
+	return nil
+}
+
+const cliActor = "cli"
+
+func (c *cli) tenantAdd(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("tenant add")
+	id := fs.String("id", "", "tenant id (lowercase slug)")
+	name := fs.String("name", "", "display name")
+	if err := parse(fs, args, "id"); err != nil {
+		return err
+	}
+	t := &project.Tenant{ID: *id, Name: *name}
+	if err := a.Projects.CreateTenant(ctx, t); err != nil {
+		return err
+	}
+	_ = a.Audit.Record(ctx, auditEvent("tenant.create", t.ID, "", t.ID))
+	fmt.Fprintf(c.stdout, "tenant %s created\n", t.ID)
+	return nil
+}
+
+func (c *cli) tenantList(ctx context.Context, a *app.App, args []string) error {
+	if err := parse(c.flags("tenant list"), args); err != nil {
+		return err
+	}
+	ts, err := a.Projects.ListTenants(ctx, nil)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tCREATED")
+	for _, t := range ts {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("project add")
+	id := fs.String("id", "", "Pingstreams project id")
+	name := fs.String("name", "", "project name")
+	tenant := fs.String("tenant", "default", "tenant id (created if missing)")
+	ttl := fs.Duration("ttl", a.Config.DefaultTTL, "token lifetime")
+	aud := fs.String("audience-base", "", "override the audience base for this project")
+	var origins multi
+	fs.Var(&origins, "origin", "allowed widget page origin, e.g. https://shop.example.com (repeatable)")
+	if err := parse(fs, args, "id", "name"); err != nil {
+		return err
+	}
+	if _, err := a.Projects.EnsureTenant(ctx, *tenant, *tenant); err != nil {
+		return err
+	}
+	p := &project.Project{ID: *id, TenantID: *tenant, Name: *name, AllowedOrigins: origins, TokenTTLSeconds: int(ttl.Seconds()), AudienceBase: *aud}
+	if err := a.Projects.Create(ctx, p); err != nil {
+		return err
+	}
+	_ = a.Audit.Record(ctx, auditEvent("project.create", p.TenantID, p.ID, p.ID))
+	fmt.Fprintf(c.stdout, "project %s created in tenant %s (audience %s)\n", p.ID, p.TenantID, p.Audience(a.Config.AudienceBase))
+	fmt.Fprintf(c.stdout, "next: set its shared secret with: pingauth secret set -project %s < secret.txt\n", p.ID)
+	return nil
+}
+
+func (c *cli) projectList(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("project list")
+	tenant := fs.String("tenant", "", "only this tenant")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	f := project.ListFilter{}
+	if *tenant != "" {
+		f.TenantIDs = []string{*tenant}
+	}
+	ps, err := a.Projects.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tTENANT\tNAME\tSTATUS\tTTL\tSECRET\tORIGINS")
+	for _, p := range ps {
+		sv := "none"
+		if vs, err := a.Secrets.Versions(ctx, p.ID); err == nil && len(vs) > 0 {
+			sv = fmt.Sprintf("v%d", vs[0].Version)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.TenantID, p.Name, p.Status, p.TTL(), sv, strings.Join(p.AllowedOrigins, " "))
+	}
+	return w.Flush()
+}
+
+func (c *cli) projectShow(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("project show")
+	id := fs.String("id", "", "project id")
+	if err := parse(fs, args, "id"); err != nil {
+		return err
+	}
+	p, err := a.Projects.Get(ctx, *id)
+	if err != nil {
+		return err
+	}
+	vs, err := a.Secrets.Versions(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"project": p, "audience": p.Audience(a.Config.AudienceBase), "auth_url": a.Config.PublicURL + "/auth/" + p.ID, "secret_versions": vs}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func graceFlag(fs *flag.FlagSet) *string {
+	return fs.String("grace", "", "how long the replaced secret keeps verifying (default PINGAUTH_SECRET_GRACE; 0s revokes it now)")
+}
+
+func graceOpt(s string) (*time.Duration, error) {
+	if s == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return nil, usageError{fmt.Sprintf("-grace %q is not a duration like 24h", s)}
+	}
+	return &d, nil
+}
+
+func (c *cli) secretSet(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("secret set")
+	pid := fs.String("project", "", "project id")
+	grace := graceFlag(fs)
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	g, err := graceOpt(*grace)
+	if err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(io.LimitReader(c.stdin, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read secret from stdin: %w", err)
+	}
+	value := strings.TrimSpace(line)
+	if value == "" {
+		return usageError{"pipe the shared secret on stdin, e.g. pingauth secret set -project ID < secret.txt"}
+	}
+	meta, err := a.Secrets.Put(ctx, *pid, []byte(value), secret.WriteOptions{Actor: cliActor, Grace: g})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "secret of project %s stored as version %d (backend %s)\n", *pid, meta.Version, meta.Backend)
+	return nil
+}
+
+func (c *cli) secretRotate(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("secret rotate")
+	pid := fs.String("project", "", "project id")
+	grace := graceFlag(fs)
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	g, err := graceOpt(*grace)
+	if err != nil {
+		return err
+	}
+	meta, value, err := a.Secrets.Rotate(ctx, *pid, secret.WriteOptions{Actor: cliActor, Grace: g})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "secret of project %s rotated to version %d; it is printed once below on stdout\n", *pid, meta.Version)
+	fmt.Fprintln(c.stdout, string(value))
+	return nil
+}
+
+func (c *cli) secretVersions(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("secret versions")
+	pid := fs.String("project", "", "project id")
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	vs, err := a.Secrets.Versions(ctx, *pid)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "VERSION\tSOURCE\tBACKEND\tCREATED_BY\tCREATED\tGRACE_UNTIL")
+	for _, v := range vs {
+		gu := "current"
+		if v.GraceUntil != nil {
+			gu = v.GraceUntil.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "v%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.Source, v.Backend, v.CreatedBy, v.CreatedAt.Format(time.RFC3339), gu)
+	}
+	return w.Flush()
+}
+
+func (c *cli) userAdd(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("user add")
+	pid := fs.String("project", "", "project id")
+	email := fs.String("email", "", "email (login)")
+	username := fs.String("username", "", "username (login)")
+	ext := fs.String("external-id", "", "the user's id in your system: the token's _id (default: the email)")
+	first := fs.String("firstname", "", "first name")
+	last := fs.String("lastname", "", "last name")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
+	var attrs, roles multi
+	fs.Var(&attrs, "attr", "custom attribute key=value (repeatable)")
+	fs.Var(&roles, "role", "end-user role (repeatable)")
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	u := &enduser.User{ProjectID: *pid, Email: *email, Username: *username, ExternalID: *ext, Firstname: *first, Lastname: *last, Roles: roles, Enabled: true, Attributes: map[string]any{}}
+	for _, kv := range attrs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return usageError{fmt.Sprintf("-attr %q must be key=value", kv)}
+		}
+		u.Attributes[k] = v
+	}
+	password := ""
+	if *pwStdin {
+		line, err := bufio.NewReader(io.LimitReader(c.stdin, 2048)).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+		if password == "" {
+			return usageError{"-password-stdin given but stdin was empty"}
+		}
+	}
+	if _, err := a.Projects.Get(ctx, *pid); err != nil {
+		return err
+	}
+	if err := a.Users.Create(ctx, u, password); err != nil {
+		return err
+	}
+	p, _ := a.Projects.Get(ctx, *pid)
+	_ = a.Audit.Record(ctx, auditEvent("enduser.create", p.TenantID, p.ID, u.ExternalID))
+	fmt.Fprintf(c.stdout, "end-user %s added to project %s (_id %s)\n", firstNonEmpty(u.Email, u.Username, u.ExternalID), *pid, u.ExternalID)
+	return nil
+}
+
+func (c *cli) userList(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("user list")
+	pid := fs.String("project", "", "project id")
+	search := fs.String("search", "", "filter")
+	limit := fs.Int("limit", 50, "page size")
+	offset := fs.Int("offset", 0, "page offset")
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	us, total, err := a.Users.List(ctx, *pid, enduser.ListOptions{Search: *search, Limit: *limit, Offset: *offset})
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EXTERNAL_ID\tEMAIL\tUSERNAME\tNAME\tROLES\tENABLED")
+	for _, u := range us {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\n", u.ExternalID, u.Email, u.Username, strings.TrimSpace(u.Firstname+" "+u.Lastname), strings.Join(u.Roles, ","), u.Enabled)
+	}
+	fmt.Fprintf(w, "(%d of %d)\n", len(us), total)
+	return w.Flush()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

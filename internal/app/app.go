@@ -1,0 +1,115 @@
+// Package app wires pingauth's parts together from a Config; both the HTTP
+// server and the operator CLI start from here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/config"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/store"
+)
+
+// App is the wired service.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Projects *project.Repo
+	Users    *enduser.Repo
+	Audit    *audit.Log
+	Backend  secret.Backend
+	// Secrets is the cached SecretStore; use it for every read and write so
+	// the cache is invalidated on rotation.
+	Secrets *secret.Cache
+}
+
+// Options tune Open.
+type Options struct {
+	// HashParams overrides the argon2id parameters (tests); zero: OWASP.
+	HashParams *enduser.Params
+	// Backend overrides the secret backend (tests).
+	Backend secret.Backend
+}
+
+// NewLogger builds the slog logger from config.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	ho := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, ho))
+	}
+	return slog.New(slog.NewJSONHandler(w, ho))
+}
+
+// Open connects storage and secret backend.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: filepath.Join(cfg.DataDir, "pingauth.db"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, DB: db}
+	a.Projects = project.NewRepo(db)
+	a.Audit = audit.New(db)
+	params := enduser.OWASPParams
+	if opts.HashParams != nil {
+		params = *opts.HashParams
+	}
+	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
+	a.Backend = opts.Backend
+	if a.Backend == nil {
+		a.Backend, err = openBackend(ctx, cfg, db)
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
+	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log)
+	return a, nil
+}
+
+func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Backend, error) {
+	switch cfg.SecretBackend {
+	case "sealed":
+		key, err := secret.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return secret.NewSealed(db, key)
+	}
+	return nil, fmt.Errorf("secret backend %q is not available in this build", cfg.SecretBackend)
+}
+
+// HTTP builds the HTTP server for the app.
+func (a *App) HTTP() *httpapi.Server {
+	return httpapi.New(httpapi.Deps{
+		Log:          a.Log,
+		Projects:     a.Projects,
+		EndUsers:     a.Users,
+		Keyrings:     a.Secrets,
+		AudienceBase: a.Config.AudienceBase,
+		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
+	})
+}
+
+// Close releases resources.
+func (a *App) Close() error {
+	var errs []error
+	if c, ok := a.Backend.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,142 @@
+// Package config reads pingauth's configuration from the environment and
+// validates it before anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultAudienceBase is the audience base of the public Pingstreams/Tiledesk service.
+const DefaultAudienceBase = "https://tiledesk.com"
+
+// Config is the whole runtime configuration. See README "Configuration".
+type Config struct {
+	Addr           string        // PINGAUTH_ADDR
+	PublicURL      string        // PINGAUTH_PUBLIC_URL: how browsers reach this service
+	DataDir        string        // PINGAUTH_DATA_DIR
+	DatabaseURL    string        // PINGAUTH_DATABASE_URL (empty: embedded SQLite in DataDir)
+	AudienceBase   string        // PINGAUTH_AUDIENCE_BASE
+	DefaultTTL     time.Duration // PINGAUTH_TOKEN_TTL
+	SecretBackend  string        // PINGAUTH_SECRET_BACKEND: sealed | vault
+	MasterKey      string        // PINGAUTH_MASTER_KEY (base64, 32 bytes); else key file in DataDir
+	MasterKeyFile  string        // PINGAUTH_MASTER_KEY_FILE
+	SecretGrace    time.Duration // PINGAUTH_SECRET_GRACE: how long a rotated-out secret still verifies
+	SecretCacheTTL time.Duration // PINGAUTH_SECRET_CACHE_TTL
+	LogLevel       string        // PINGAUTH_LOG_LEVEL
+	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
+	Vault          Vault
+}
+
+// Vault configures the Vault KV v2 secret backend.
+type Vault struct {
+	Addr         string // VAULT_ADDR
+	Token        string // VAULT_TOKEN
+	Mount        string // PINGAUTH_VAULT_MOUNT
+	Prefix       string // PINGAUTH_VAULT_PREFIX
+	RoleID       string // PINGAUTH_VAULT_ROLE_ID (AppRole)
+	SecretID     string // PINGAUTH_VAULT_SECRET_ID (AppRole)
+	AppRoleMount string // PINGAUTH_VAULT_APPROLE_MOUNT
+	Namespace    string // VAULT_NAMESPACE
+}
+
+// Getenv abstracts os.Getenv so tests can pass a map.
+type Getenv func(string) string
+
+// FromEnv loads and validates configuration.
+func FromEnv(getenv Getenv) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	dur := func(k string, def time.Duration) time.Duration {
+		s := get(k, "")
+		if s == "" {
+			return def
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration like 15m or 24h", k, s))
+			return def
+		}
+		return d
+	}
+	c := Config{
+		Addr:           get("PINGAUTH_ADDR", "127.0.0.1:8080"),
+		PublicURL:      get("PINGAUTH_PUBLIC_URL", ""),
+		DataDir:        get("PINGAUTH_DATA_DIR", "./data"),
+		DatabaseURL:    get("PINGAUTH_DATABASE_URL", ""),
+		AudienceBase:   strings.TrimRight(get("PINGAUTH_AUDIENCE_BASE", DefaultAudienceBase), "/"),
+		DefaultTTL:     dur("PINGAUTH_TOKEN_TTL", 15*time.Minute),
+		SecretBackend:  get("PINGAUTH_SECRET_BACKEND", "sealed"),
+		MasterKey:      getenv("PINGAUTH_MASTER_KEY"),
+		MasterKeyFile:  get("PINGAUTH_MASTER_KEY_FILE", ""),
+		SecretGrace:    dur("PINGAUTH_SECRET_GRACE", 24*time.Hour),
+		SecretCacheTTL: dur("PINGAUTH_SECRET_CACHE_TTL", 5*time.Minute),
+		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),
+		LogFormat:      get("PINGAUTH_LOG_FORMAT", "json"),
+		Vault: Vault{
+			Addr:         get("VAULT_ADDR", ""),
+			Token:        getenv("VAULT_TOKEN"),
+			Mount:        get("PINGAUTH_VAULT_MOUNT", "secret"),
+			Prefix:       strings.Trim(get("PINGAUTH_VAULT_PREFIX", "pingauth"), "/"),
+			RoleID:       get("PINGAUTH_VAULT_ROLE_ID", ""),
+			SecretID:     getenv("PINGAUTH_VAULT_SECRET_ID"),
+			AppRoleMount: get("PINGAUTH_VAULT_APPROLE_MOUNT", "approle"),
+			Namespace:    get("VAULT_NAMESPACE", ""),
+		},
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if u, err := url.Parse(c.AudienceBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PINGAUTH_AUDIENCE_BASE: %q must be an absolute http(s) URL", c.AudienceBase))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PINGAUTH_PUBLIC_URL: %q must be an absolute http(s) URL", c.PublicURL))
+	}
+	if c.DefaultTTL < 30*time.Second || c.DefaultTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("PINGAUTH_TOKEN_TTL: %s must be between 30s and 24h", c.DefaultTTL))
+	}
+	switch c.SecretBackend {
+	case "sealed":
+	case "vault":
+		if c.Vault.Addr == "" {
+			errs = append(errs, errors.New("VAULT_ADDR is required when PINGAUTH_SECRET_BACKEND=vault"))
+		}
+		if c.Vault.Token == "" && (c.Vault.RoleID == "" || c.Vault.SecretID == "") {
+			errs = append(errs, errors.New("PINGAUTH_SECRET_BACKEND=vault needs VAULT_TOKEN or PINGAUTH_VAULT_ROLE_ID + PINGAUTH_VAULT_SECRET_ID"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("PINGAUTH_SECRET_BACKEND: %q is not one of sealed, vault", c.SecretBackend))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("PINGAUTH_LOG_FORMAT: %q is not one of json, text", c.LogFormat))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("PINGAUTH_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "host=") {
+		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
+	}
+	return c, errors.Join(errs...)
+}

@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/token"
+)
+
+// AuthRequest is the body of POST /auth/<projectId> (JSON or form-encoded).
+type AuthRequest struct {
+	Email    string `json:"email"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// AuthUser is the user part of an AuthResponse.
+type AuthUser struct {
+	ID        string `json:"_id"`
+	Email     string `json:"email,omitempty"`
+	Firstname string `json:"firstname,omitempty"`
+	Lastname  string `json:"lastname,omitempty"`
+}
+
+// AuthResponse is what the widget page receives.
+type AuthResponse struct {
+	Token     string    `json:"token"`
+	JWT       string    `json:"jwt"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresIn int       `json:"expires_in"`
+	User      AuthUser  `json:"user"`
+}
+
+var authFields = map[string]bool{"email": true, "username": true, "password": true}
+
+// DecodeAuthRequest parses a JSON or form-encoded body strictly: unknown
+// fields, duplicate form values, trailing data and oversize bodies are errors.
+func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthRequest, error) {
+	var req AuthRequest
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = ""
+	}
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return req, apperr.Invalid("body", "could not read request body")
+	}
+	if int64(len(data)) > limit {
+		return req, &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
+	}
+	switch mt {
+	case "application/json", "":
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return req, apperr.Invalid("body", "body must be a JSON object with email or username and password")
+		}
+		if dec.More() {
+			return req, apperr.Invalid("body", "unexpected data after JSON object")
+		}
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(data))
+		if err != nil {
+			return req, apperr.Invalid("body", "malformed form body")
+		}
+		for k, v := range vals {
+			if !authFields[k] {
+				return req, apperr.Invalid(k, "unknown field %q", truncate(k, 40))
+			}
+			if len(v) != 1 {
+				return req, apperr.Invalid(k, "field %q given more than once", k)
+			}
+		}
+		req = AuthRequest{Email: vals.Get("email"), Username: vals.Get("username"), Password: vals.Get("password")}
+	default:
+		return req, apperr.Invalid("content-type", "content type must be application/json or application/x-www-form-urlencoded")
+	}
+	if req.Email == "" && req.Username == "" {
+		return req, apperr.Invalid("email", "email or username is required")
+	}
+	if req.Password == "" {
+		return req, apperr.Invalid("password", "password is required")
+	}
+	if len(req.Email) > 254 || len(req.Username) > 128 || len(req.Password) > enduser.MaxPasswordLen {
+		return req, apperr.Invalid("body", "field too long")
+	}
+	return req, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// loadProject fetches the path's project, answering 404 for unknown ids.
+func (s *Server) loadProject(c *gin.Context) (*project.Project, error) {
+	p, err := s.d.Projects.Get(c.Request.Context(), c.Param("projectId"))
+	if err != nil {
+		if errors.Is(err, apperr.ErrNotFound) {
+			return nil, apperr.NotFound("project not found")
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// cors applies the project's origin policy. Requests without an Origin header
+// (server-to-server, curl) pass; browser requests from other origins get 403.
+func (s *Server) cors(c *gin.Context, p *project.Project) error {
+	origin := c.GetHeader("Origin")
+	c.Header("Vary", "Origin")
+	if origin == "" {
+		return nil
+	}
+	if !p.AllowsOrigin(origin) && (s.selfOrigin == "" || !strings.EqualFold(origin, s.selfOrigin)) {
+		return apperr.Forbidden("origin not allowed for this project")
+	}
+	c.Header("Access-Control-Allow-Origin", origin)
+	return nil
+}
+
+func (s *Server) authPreflight(c *gin.Context) {
+	p, err := s.loadProject(c)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	if c.GetHeader("Origin") == "" {
+		WriteError(c, s.d.Log, apperr.Invalid("origin", "preflight without Origin header"))
+		return
+	}
+	if err := s.cors(c, p); err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	c.Header("Access-Control-Allow-Methods", "POST, OPTIONS")
+	c.Header("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Api-Key")
+	c.Header("Access-Control-Max-Age", "600")
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) authenticate(c *gin.Context) {
+	ctx := c.Request.Context()
+	p, err := s.loadProject(c)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	if err := s.cors(c, p); err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	if !p.Active() {
+		WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
+		return
+	}
+	req, err := DecodeAuthRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	login := req.Email
+	if login == "" {
+		login = req.Username
+	}
+	u, err := s.d.EndUsers.Authenticate(ctx, p.ID, login, req.Password)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	id := token.Identity{ID: u.ExternalID, Firstname: u.Firstname, Lastname: u.Lastname, Email: u.Email, Attributes: u.Attributes}
+	s.issue(c, p, id)
+}
+
+// issue signs a token for id with the project's current secret and writes the response.
+func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
+	kr, err := s.d.Keyrings.Get(c.Request.Context(), p.ID)
+	if err != nil {
+		if errors.Is(err, apperr.ErrNotFound) {
+			err = apperr.Unavailable("project has no shared secret configured yet", err)
+		}
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	iss, err := token.Sign(p.Audience(s.d.AudienceBase), token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, AuthResponse{
+		Token:     iss.Raw,
+		JWT:       "JWT " + iss.Raw,
+		ExpiresAt: iss.ExpiresAt.UTC(),
+		ExpiresIn: int(p.TTL().Seconds()),
+		User:      AuthUser{ID: id.ID, Email: id.Email, Firstname: id.Firstname, Lastname: id.Lastname},
+	})
+}

@@ -1,0 +1,136 @@
+// Package httpapi is pingauth's HTTP surface: the public widget endpoint
+// POST /auth/<projectId>, health checks, and the JSON admin API. Errors from
+// every handler are mapped to HTTP statuses in one place (errors.go).
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/secret"
+)
+
+// Projects is what the HTTP layer needs of project storage.
+type Projects interface {
+	Get(ctx context.Context, id string) (*project.Project, error)
+}
+
+// EndUsers is what the HTTP layer needs of end-user storage.
+type EndUsers interface {
+	Authenticate(ctx context.Context, projectID, login, password string) (*enduser.User, error)
+}
+
+// Keyrings returns a project's signing keys (the cached SecretStore).
+type Keyrings interface {
+	Get(ctx context.Context, projectID string) (*secret.Keyring, error)
+}
+
+// Pinger is a dependency checked by /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Log          *slog.Logger
+	Projects     Projects
+	EndUsers     EndUsers
+	Keyrings     Keyrings
+	AudienceBase string
+	// PublicURL is how browsers reach this service (scheme://host[:port]);
+	// its origin is always allowed to call /auth (the example page).
+	PublicURL string
+	// WidgetScript is the widget loader URL used by the example page ("" omits it).
+	WidgetScript string
+	// Ready lists named dependencies checked by /readyz.
+	Ready map[string]Pinger
+	// MaxBodyBytes bounds request bodies (default 64 KiB).
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Server holds the routes.
+type Server struct {
+	d          Deps
+	selfOrigin string
+	engine     *gin.Engine
+}
+
+// New builds the router.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 64 << 10
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(requestID(), accessLog(d.Log), recovery(d.Log))
+	e.NoRoute(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusNotFound, ErrorBody{Error: ErrorDetail{Code: "not_found", Message: "no such route", RequestID: RequestID(c)}})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: RequestID(c)}})
+	})
+	s := &Server{d: d, engine: e, selfOrigin: originOf(d.PublicURL)}
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	auth := e.Group("/auth/:projectId")
+	auth.OPTIONS("", s.authPreflight)
+	auth.POST("", s.authenticate)
+	e.GET("/example/:projectId", s.example)
+	return s
+}
+
+// Engine exposes the gin engine so other packages (console, admin API) can add routes.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ok := true
+	for name, p := range s.d.Ready {
+		if err := p.Ping(ctx); err != nil {
+			ok = false
+			checks[name] = "unavailable"
+			s.d.Log.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
+			continue
+		}
+		checks[name] = "ok"
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+}

@@ -1,0 +1,329 @@
+// Package project holds tenants (agencies) and the Pingstreams projects they
+// own: project id, name, allowed widget origins, token TTL, audience and status.
+package project
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/store"
+)
+
+// Status of a project.
+const (
+	StatusActive   = "active"
+	StatusDisabled = "disabled"
+)
+
+// Limits on token lifetime.
+const (
+	MinTTL = 30 * time.Second
+	MaxTTL = 24 * time.Hour
+)
+
+var (
+	idPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+// Tenant is an operator organisation (an agency or SaaS team).
+type Tenant struct {
+	ID        string    `gorm:"primaryKey" json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Project is one Pingstreams project served by this service.
+type Project struct {
+	ID              string    `gorm:"primaryKey" json:"id"`
+	TenantID        string    `json:"tenant_id"`
+	Name            string    `json:"name"`
+	AllowedOrigins  []string  `gorm:"serializer:json" json:"allowed_origins"`
+	TokenTTLSeconds int       `gorm:"column:token_ttl_seconds" json:"token_ttl_seconds"`
+	AudienceBase    string    `json:"audience_base,omitempty"`
+	Status          string    `json:"status"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// TTL returns the token lifetime of the project.
+func (p *Project) TTL() time.Duration { return time.Duration(p.TokenTTLSeconds) * time.Second }
+
+// Active reports whether the project may issue tokens.
+func (p *Project) Active() bool { return p.Status == StatusActive }
+
+// Audience returns the `aud` claim for tokens of this project.
+func (p *Project) Audience(defaultBase string) string {
+	base := p.AudienceBase
+	if base == "" {
+		base = defaultBase
+	}
+	return strings.TrimRight(base, "/") + "/projects/" + p.ID
+}
+
+// AllowsOrigin reports whether origin is one of the project's allowed origins.
+func (p *Project) AllowsOrigin(origin string) bool {
+	if origin == "" {
+		return false
+	}
+	for _, o := range p.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateID checks a Pingstreams project id.
+func ValidateID(id string) error {
+	if !idPattern.MatchString(id) {
+		return apperr.Invalid("id", "project id must be 1-64 characters of letters, digits, '-' or '_'")
+	}
+	return nil
+}
+
+// ValidateTenantID checks a tenant slug.
+func ValidateTenantID(id string) error {
+	if !tenantPattern.MatchString(id) {
+		return apperr.Invalid("tenant_id", "tenant id must be 1-63 lowercase letters, digits or '-'")
+	}
+	return nil
+}
+
+// NormalizeOrigin validates a widget page origin (scheme://host[:port]) and
+// returns its canonical form. "*" is accepted as "any origin".
+func NormalizeOrigin(o string) (string, error) {
+	o = strings.TrimSpace(o)
+	if o == "*" {
+		return o, nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", apperr.Invalid("allowed_origins", "origin %q must look like https://example.com[:port]", truncate(o, 80))
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Validate checks and normalises a project before it is stored.
+func (p *Project) Validate() error {
+	p.Name = strings.TrimSpace(p.Name)
+	if err := ValidateID(p.ID); err != nil {
+		return err
+	}
+	if err := ValidateTenantID(p.TenantID); err != nil {
+		return err
+	}
+	if p.Name == "" || len(p.Name) > 200 {
+		return apperr.Invalid("name", "name is required (at most 200 characters)")
+	}
+	if len(p.AllowedOrigins) > 50 {
+		return apperr.Invalid("allowed_origins", "at most 50 origins")
+	}
+	seen := map[string]bool{}
+	origins := make([]string, 0, len(p.AllowedOrigins))
+	for _, o := range p.AllowedOrigins {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return err
+		}
+		if !seen[n] {
+			seen[n] = true
+			origins = append(origins, n)
+		}
+	}
+	p.AllowedOrigins = origins
+	ttl := p.TTL()
+	if ttl < MinTTL || ttl > MaxTTL {
+		return apperr.Invalid("token_ttl_seconds", "token_ttl_seconds must be between %d and %d", int(MinTTL.Seconds()), int(MaxTTL.Seconds()))
+	}
+	if p.AudienceBase != "" {
+		u, err := url.Parse(p.AudienceBase)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return apperr.Invalid("audience_base", "audience_base must be an absolute http(s) URL")
+		}
+		p.AudienceBase = strings.TrimRight(p.AudienceBase, "/")
+	}
+	switch p.Status {
+	case "":
+		p.Status = StatusActive
+	case StatusActive, StatusDisabled:
+	default:
+		return apperr.Invalid("status", "status must be active or disabled")
+	}
+	return nil
+}
+
+// Repo stores tenants and projects.
+type Repo struct{ db *store.DB }
+
+// NewRepo returns a repository over db.
+func NewRepo(db *store.DB) *Repo { return &Repo{db: db} }
+
+// CreateTenant stores a new tenant.
+func (r *Repo) CreateTenant(ctx context.Context, t *Tenant) error {
+	t.Name = strings.TrimSpace(t.Name)
+	if err := ValidateTenantID(t.ID); err != nil {
+		return err
+	}
+	if t.Name == "" {
+		t.Name = t.ID
+	}
+	if err := r.db.WithContext(ctx).Create(t).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return apperr.Conflict("tenant %s already exists", t.ID)
+		}
+		return fmt.Errorf("create tenant: %w", err)
+	}
+	return nil
+}
+
+// EnsureTenant creates the tenant if it does not exist yet.
+func (r *Repo) EnsureTenant(ctx context.Context, id, name string) (*Tenant, error) {
+	t, err := r.GetTenant(ctx, id)
+	if err == nil {
+		return t, nil
+	}
+	if !errors.Is(err, apperr.ErrNotFound) {
+		return nil, err
+	}
+	t = &Tenant{ID: id, Name: name}
+	if err := r.CreateTenant(ctx, t); err != nil && !errors.Is(err, apperr.ErrConflict) {
+		return nil, err
+	}
+	return r.GetTenant(ctx, id)
+}
+
+// GetTenant loads a tenant.
+func (r *Repo) GetTenant(ctx context.Context, id string) (*Tenant, error) {
+	var t Tenant
+	err := r.db.WithContext(ctx).First(&t, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFound("tenant %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get tenant: %w", err)
+	}
+	return &t, nil
+}
+
+// ListTenants lists tenants; ids limits the result when non-nil.
+func (r *Repo) ListTenants(ctx context.Context, ids []string) ([]Tenant, error) {
+	q := r.db.WithContext(ctx).Order("id")
+	if ids != nil {
+		if len(ids) == 0 {
+			return []Tenant{}, nil
+		}
+		q = q.Where("id IN ?", ids)
+	}
+	var out []Tenant
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return out, nil
+}
+
+// Create stores a new project after validation.
+func (r *Repo) Create(ctx context.Context, p *Project) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := r.GetTenant(ctx, p.TenantID); err != nil {
+		return err
+	}
+	if err := r.db.WithContext(ctx).Create(p).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return apperr.Conflict("project %s already exists", p.ID)
+		}
+		return fmt.Errorf("create project: %w", err)
+	}
+	return nil
+}
+
+// Get loads a project by its Pingstreams id.
+func (r *Repo) Get(ctx context.Context, id string) (*Project, error) {
+	if ValidateID(id) != nil {
+		return nil, apperr.NotFound("project not found")
+	}
+	var p Project
+	err := r.db.WithContext(ctx).First(&p, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFound("project %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get project: %w", err)
+	}
+	return &p, nil
+}
+
+// ListFilter narrows List.
+type ListFilter struct {
+	// TenantIDs limits to these tenants when non-nil (empty: no projects).
+	TenantIDs []string
+}
+
+// List returns projects ordered by tenant then id.
+func (r *Repo) List(ctx context.Context, f ListFilter) ([]Project, error) {
+	q := r.db.WithContext(ctx).Order("tenant_id, id")
+	if f.TenantIDs != nil {
+		if len(f.TenantIDs) == 0 {
+			return []Project{}, nil
+		}
+		q = q.Where("tenant_id IN ?", f.TenantIDs)
+	}
+	var out []Project
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	return out, nil
+}
+
+// Update saves changed fields of an existing project (id and tenant are fixed).
+func (r *Repo) Update(ctx context.Context, p *Project) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	res := r.db.WithContext(ctx).Model(&Project{}).Where("id = ?", p.ID).Updates(map[string]any{
+		"name":              p.Name,
+		"allowed_origins":   mustJSON(p.AllowedOrigins),
+		"token_ttl_seconds": p.TokenTTLSeconds,
+		"audience_base":     p.AudienceBase,
+		"status":            p.Status,
+		"updated_at":        time.Now().UTC(),
+	})
+	if res.Error != nil {
+		return fmt.Errorf("update project: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return apperr.NotFound("project %s not found", p.ID)
+	}
+	return nil
+}
+
+// Delete removes a project and (by cascade) its end-users and secret metadata.
+func (r *Repo) Delete(ctx context.Context, id string) error {
+	res := r.db.WithContext(ctx).Delete(&Project{}, "id = ?", id)
+	if res.Error != nil {
+		return fmt.Errorf("delete project: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return apperr.NotFound("project %s not found", id)
+	}
+	return nil
+}
