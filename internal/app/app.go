@@ -100,6 +100,8 @@ func (a *App) HTTP() *httpapi.Server {
 		EndUsers:     a.Users,
 		Keyrings:     a.Secrets,
 		AudienceBase: a.Config.AudienceBase,
+		PublicURL:    a.Config.PublicURL,
+		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
 	})
 }

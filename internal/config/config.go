@@ -28,6 +28,7 @@ type Config struct {
 	MasterKeyFile  string        // PINGAUTH_MASTER_KEY_FILE
 	SecretGrace    time.Duration // PINGAUTH_SECRET_GRACE: how long a rotated-out secret still verifies
 	SecretCacheTTL time.Duration // PINGAUTH_SECRET_CACHE_TTL
+	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	Vault          Vault
@@ -84,6 +85,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		MasterKeyFile:  get("PINGAUTH_MASTER_KEY_FILE", ""),
 		SecretGrace:    dur("PINGAUTH_SECRET_GRACE", 24*time.Hour),
 		SecretCacheTTL: dur("PINGAUTH_SECRET_CACHE_TTL", 5*time.Minute),
+		WidgetScript:   get("PINGAUTH_WIDGET_SCRIPT", "https://widget.tiledesk.com/v6/launch.js"),
 		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),
 		LogFormat:      get("PINGAUTH_LOG_FORMAT", "json"),
 		Vault: Vault{
@@ -96,6 +98,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 			AppRoleMount: get("PINGAUTH_VAULT_APPROLE_MOUNT", "approle"),
 			Namespace:    get("VAULT_NAMESPACE", ""),
 		},
+	}
+	if c.WidgetScript == "none" {
+		c.WidgetScript = ""
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
