@@ -1,0 +1,44 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pingstreams/pingauth/internal/config"
+)
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DatabaseURL != "" || c.SecretBackend != "sealed" || c.AudienceBase != "https://tiledesk.com" ||
+		c.DefaultTTL != 15*time.Minute || c.PublicURL != "http://127.0.0.1:8080" || c.MasterKeyFile != "data/master.key" {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestValidationNamesTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]map[string]string{
+		"PINGAUTH_TOKEN_TTL":      {"PINGAUTH_TOKEN_TTL": "1s"},
+		"PINGAUTH_SECRET_GRACE":   {"PINGAUTH_SECRET_GRACE": "soon"},
+		"PINGAUTH_AUDIENCE_BASE":  {"PINGAUTH_AUDIENCE_BASE": "tiledesk.com"},
+		"PINGAUTH_SECRET_BACKEND": {"PINGAUTH_SECRET_BACKEND": "s3"},
+		"VAULT_ADDR":              {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_TOKEN": "x"},
+		"VAULT_TOKEN":             {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
+		"PINGAUTH_LOG_FORMAT":     {"PINGAUTH_LOG_FORMAT": "xml"},
+		"PINGAUTH_DATABASE_URL":   {"PINGAUTH_DATABASE_URL": "mysql://x"},
+	}
+	for name, env := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.FromEnv(func(k string) string { return env[k] })
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v, want mention of %s", err, name)
+			}
+		})
+	}
+}
