@@ -125,11 +125,24 @@ func (s *Server) cors(c *gin.Context, p *project.Project) error {
 	if origin == "" {
 		return nil
 	}
-	if !p.AllowsOrigin(origin) && (s.selfOrigin == "" || !strings.EqualFold(origin, s.selfOrigin)) {
+	if !p.AllowsOrigin(origin) && !s.sameOrigin(c, origin) {
 		return apperr.Forbidden("origin not allowed for this project")
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
 	return nil
+}
+
+// sameOrigin reports whether origin is this service itself (its public URL,
+// or the host the request was sent to): pages we serve may always call /auth.
+func (s *Server) sameOrigin(c *gin.Context, origin string) bool {
+	if s.selfOrigin != "" && strings.EqualFold(origin, s.selfOrigin) {
+		return true
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+c.Request.Host)
 }
 
 func (s *Server) authPreflight(c *gin.Context) {

@@ -232,6 +232,11 @@ func TestCORS(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("self-origin POST: %d", resp.StatusCode)
 	}
+	// So is the origin of the host the request was sent to (same-origin page).
+	resp, _ = e.post(t, "/auth/"+projA, "application/json", `{"email":"user@example.com","password":"correct horse battery"}`, map[string]string{"Origin": e.srv.URL})
+	if resp.StatusCode != 200 {
+		t.Fatalf("same-host POST: %d", resp.StatusCode)
+	}
 }
 
 func TestExamplePageAndHealth(t *testing.T) {
@@ -247,7 +252,7 @@ func TestExamplePageAndHealth(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	code, page := get("/example/" + projA)
-	for _, want := range []string{`projectid: "` + projA + `"`, "autoStart: false", `"http://pingauth.test/auth/` + projA + `"`, `signInWithCustomToken`} {
+	for _, want := range []string{`projectid: "` + projA + `"`, "autoStart: false", `window.PINGAUTH_URL = "/auth/` + projA + `"`, `http://pingauth.test/auth/` + projA, `signInWithCustomToken`} {
 		if code != 200 || !strings.Contains(page, want) {
 			t.Fatalf("example page (%d) lacks %q", code, want)
 		}

@@ -15,6 +15,7 @@ var exampleTmpl = template.Must(template.ParseFS(web.Example, "example/index.htm
 type exampleData struct {
 	ProjectID    string
 	AuthURL      string
+	AuthPath     string
 	WidgetScript string
 }
 
@@ -33,6 +34,7 @@ func (s *Server) example(c *gin.Context) {
 	_ = exampleTmpl.Execute(c.Writer, exampleData{
 		ProjectID:    p.ID,
 		AuthURL:      s.d.PublicURL + "/auth/" + p.ID,
+		AuthPath:     "/auth/" + p.ID,
 		WidgetScript: s.d.WidgetScript,
 	})
 }
