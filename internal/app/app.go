@@ -69,7 +69,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
 	a.Backend = opts.Backend
 	if a.Backend == nil {
-		a.Backend, err = openBackend(ctx, cfg, db)
+		a.Backend, err = openBackend(ctx, cfg, db, log)
 		if err != nil {
 			_ = db.Close()
 			return nil, err
@@ -80,7 +80,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	return a, nil
 }
 
-func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Backend, error) {
+func openBackend(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (secret.Backend, error) {
 	switch cfg.SecretBackend {
 	case "sealed":
 		key, err := secret.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile)
@@ -88,6 +88,12 @@ func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Bac
 			return nil, err
 		}
 		return secret.NewSealed(db, key)
+	case "vault":
+		v := cfg.Vault
+		return secret.NewVault(ctx, secret.VaultConfig{
+			Addr: v.Addr, Namespace: v.Namespace, Mount: v.Mount, Prefix: v.Prefix, Token: v.Token,
+			RoleID: v.RoleID, SecretID: v.SecretID, AppRoleMount: v.AppRoleMount, Log: log,
+		})
 	}
 	return nil, fmt.Errorf("secret backend %q is not available in this build", cfg.SecretBackend)
 }
@@ -109,6 +115,9 @@ func (a *App) HTTP() *httpapi.Server {
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
+	if a.Secrets != nil {
+		errs = append(errs, a.Secrets.Close()) // waits for background refreshes
+	}
 	if c, ok := a.Backend.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}

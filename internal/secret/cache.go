@@ -12,86 +12,185 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 )
 
-// Cache wraps a SecretStore so that Get is served from memory. Entries expire
-// after ttl; writes through the Cache invalidate the project's entry at once.
-// When a refresh fails because the backend is unavailable, the last known
-// keyring keeps serving (stale), so a Vault outage does not stop /auth.
+// Cache wraps a SecretStore so that Get is served from memory: the /auth hot
+// path never waits for the backend once a project's keyring is cached.
+//
+//   - A cold entry (first use, or after invalidation) is loaded synchronously,
+//     with concurrent loads of one project merged into one.
+//   - An entry older than ttl is still served at once while one background
+//     refresh replaces it (stale-while-revalidate).
+//   - When that refresh fails (Vault down, database down) the cached keyring
+//     keeps serving and the refresh is retried after retry; only "not found"
+//     (the secret was deleted) drops the entry.
+//   - Writes through the Cache (Put, Rotate, Delete) drop the project's entry
+//     once they may have changed anything; a write that fails as unavailable
+//     changed nothing, so the cached keyring stays for the hot path.
 type Cache struct {
 	SecretStore
-	ttl    time.Duration
-	log    *slog.Logger
-	now    func() time.Time
-	group  singleflight.Group
-	mu     sync.RWMutex
-	byProj map[string]cacheEntry
+	ttl            time.Duration
+	retry          time.Duration
+	refreshTimeout time.Duration
+	log            *slog.Logger
+	now            func() time.Time
+
+	group singleflight.Group
+	wg    sync.WaitGroup
+	mu    sync.RWMutex
+	// byProj holds cached keyrings; gen counts invalidations per project so a
+	// load that started before an invalidation does not store stale data.
+	byProj map[string]*cacheEntry
+	gen    map[string]uint64
 }
 
 type cacheEntry struct {
-	kr      *Keyring
-	fetched time.Time
+	kr         *Keyring
+	fetched    time.Time
+	refreshing bool
+	nextTry    time.Time
 }
 
-// NewCache wraps inner.
-func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger) *Cache {
+// CacheOption configures a Cache.
+type CacheOption func(*Cache)
+
+// WithCacheClock replaces time.Now (tests).
+func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { c.now = now } }
+
+// WithRefreshRetry sets how long a failed background refresh waits before the
+// next attempt (default 10s).
+func WithRefreshRetry(d time.Duration) CacheOption { return func(c *Cache) { c.retry = d } }
+
+// NewCache wraps inner; entries are refreshed after ttl.
+func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger, opts ...CacheOption) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{SecretStore: inner, ttl: ttl, log: log, now: time.Now, byProj: map[string]cacheEntry{}}
+	c := &Cache{
+		SecretStore:    inner,
+		ttl:            ttl,
+		retry:          10 * time.Second,
+		refreshTimeout: 30 * time.Second,
+		log:            log,
+		now:            time.Now,
+		byProj:         map[string]*cacheEntry{},
+		gen:            map[string]uint64{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
-// Get implements SecretStore from memory when fresh.
+// Get implements SecretStore from memory (see Cache).
 func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	c.mu.RLock()
 	e, ok := c.byProj[projectID]
-	c.mu.RUnlock()
 	if ok && c.now().Sub(e.fetched) < c.ttl {
-		return e.kr, nil
+		kr := e.kr
+		c.mu.RUnlock()
+		return kr, nil
 	}
+	c.mu.RUnlock()
+
+	c.mu.Lock()
+	e, ok = c.byProj[projectID]
+	if ok {
+		now := c.now()
+		if now.Sub(e.fetched) >= c.ttl && !e.refreshing && !now.Before(e.nextTry) {
+			e.refreshing = true
+			c.wg.Add(1)
+			go c.refresh(projectID, c.gen[projectID])
+		}
+		kr := e.kr
+		c.mu.Unlock()
+		return kr, nil
+	}
+	gen := c.gen[projectID]
+	c.mu.Unlock()
+
 	v, err, _ := c.group.Do(projectID, func() (any, error) {
 		kr, err := c.SecretStore.Get(context.WithoutCancel(ctx), projectID)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.byProj[projectID] = cacheEntry{kr: kr, fetched: c.now()}
+		if c.gen[projectID] == gen {
+			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+		}
 		c.mu.Unlock()
 		return kr, nil
 	})
 	if err != nil {
-		if ok && errors.Is(err, apperr.ErrUnavailable) {
-			c.log.Warn("secret store unavailable; serving cached secret", "project_id", projectID, "age", c.now().Sub(e.fetched).Round(time.Second).String(), "error", err.Error())
-			return e.kr, nil
-		}
-		if errors.Is(err, apperr.ErrNotFound) {
-			c.Invalidate(projectID)
-		}
 		return nil, err
 	}
 	return v.(*Keyring), nil
+}
+
+// refresh reloads a stale entry in the background.
+func (c *Cache) refresh(projectID string, gen uint64) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
+	defer cancel()
+	kr, err := c.SecretStore.Get(ctx, projectID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byProj[projectID]
+	if !ok || c.gen[projectID] != gen {
+		return // invalidated meanwhile: the next Get loads afresh
+	}
+	switch {
+	case err == nil:
+		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+	case errors.Is(err, apperr.ErrNotFound):
+		delete(c.byProj, projectID)
+		c.gen[projectID]++
+	default:
+		e.refreshing = false
+		e.nextTry = c.now().Add(c.retry)
+		c.log.Warn("secret refresh failed; serving cached secret",
+			"project_id", projectID, "age", c.now().Sub(e.fetched).Round(time.Second).String(), "error", err.Error())
+	}
+}
+
+// Close waits for background refreshes to finish.
+func (c *Cache) Close() error {
+	c.wg.Wait()
+	return nil
 }
 
 // Invalidate drops the project's entry.
 func (c *Cache) Invalidate(projectID string) {
 	c.mu.Lock()
 	delete(c.byProj, projectID)
+	c.gen[projectID]++
 	c.mu.Unlock()
 	c.group.Forget(projectID)
 }
 
+// invalidateAfter drops the entry unless err says the store was unavailable
+// (then nothing was written and the cached keyring must keep serving).
+func (c *Cache) invalidateAfter(projectID string, err error) {
+	if err == nil || !errors.Is(err, apperr.ErrUnavailable) {
+		c.Invalidate(projectID)
+	}
+}
+
 // Put implements SecretStore and invalidates the entry.
 func (c *Cache) Put(ctx context.Context, projectID string, value []byte, opts WriteOptions) (Meta, error) {
-	defer c.Invalidate(projectID)
-	return c.SecretStore.Put(ctx, projectID, value, opts)
+	m, err := c.SecretStore.Put(ctx, projectID, value, opts)
+	c.invalidateAfter(projectID, err)
+	return m, err
 }
 
 // Rotate implements SecretStore and invalidates the entry.
 func (c *Cache) Rotate(ctx context.Context, projectID string, opts WriteOptions) (Meta, []byte, error) {
-	defer c.Invalidate(projectID)
-	return c.SecretStore.Rotate(ctx, projectID, opts)
+	m, v, err := c.SecretStore.Rotate(ctx, projectID, opts)
+	c.invalidateAfter(projectID, err)
+	return m, v, err
 }
 
 // Delete implements SecretStore and invalidates the entry.
 func (c *Cache) Delete(ctx context.Context, projectID string, actor string) error {
-	defer c.Invalidate(projectID)
-	return c.SecretStore.Delete(ctx, projectID, actor)
+	err := c.SecretStore.Delete(ctx, projectID, actor)
+	c.invalidateAfter(projectID, err)
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -71,6 +72,10 @@ func (m *Manager) Put(ctx context.Context, projectID string, value []byte, opts 
 	if len(value) < MinValueLen || len(value) > MaxValueLen {
 		return Meta{}, apperr.Invalid("secret", "secret must be %d to %d bytes long", MinValueLen, MaxValueLen)
 	}
+	if !utf8.Valid(value) {
+		// JWT libraries (and the Pingstreams dashboard) use the secret as text.
+		return Meta{}, apperr.Invalid("secret", "secret must be valid UTF-8 text")
+	}
 	return m.write(ctx, projectID, value, SourcePasted, opts)
 }
 
@@ -112,15 +117,32 @@ func (m *Manager) write(ctx context.Context, projectID string, value []byte, sou
 	meta := Meta{ProjectID: projectID, Version: version, Backend: m.backend.Name(), Source: source, CreatedBy: actor, CreatedAt: now}
 	var from []int
 	err = m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Serialise writers of one project (SQLite transactions are already
+		// exclusive), so concurrent rotations leave exactly one current version.
+		if m.db.Dialect == store.Postgres {
+			if err := tx.Exec("SELECT 1 FROM projects WHERE id = ? FOR UPDATE", projectID).Error; err != nil {
+				return err
+			}
+		}
+		// A version may already have metadata if a backend was reset; replace it.
+		if err := tx.Delete(&Meta{}, "project_id = ? AND version = ?", projectID, version).Error; err != nil {
+			return err
+		}
+		var newer int64
+		if err := tx.Model(&Meta{}).Where("project_id = ? AND superseded_at IS NULL AND version > ?", projectID, version).Count(&newer).Error; err != nil {
+			return err
+		}
+		if newer > 0 {
+			// A concurrent write already stored a newer version: this one
+			// arrives superseded (backends number versions in write order).
+			meta.SupersededAt, meta.GraceUntil = &now, &graceUntil
+			return tx.Create(&meta).Error
+		}
 		if err := tx.Model(&Meta{}).Where("project_id = ? AND superseded_at IS NULL", projectID).Pluck("version", &from).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&Meta{}).Where("project_id = ? AND superseded_at IS NULL", projectID).
 			Updates(map[string]any{"superseded_at": now, "grace_until": graceUntil}).Error; err != nil {
-			return err
-		}
-		// A version may already have metadata if a backend was reset; replace it.
-		if err := tx.Delete(&Meta{}, "project_id = ? AND version = ?", projectID, version).Error; err != nil {
 			return err
 		}
 		return tx.Create(&meta).Error
