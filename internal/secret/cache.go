@@ -151,7 +151,7 @@ func (c *Cache) refresh(projectID string, gen uint64) {
 	}
 }
 
-// Close waits for background refreshes to finish.
+// Close waits for background refreshes to finish (the Cache stays usable).
 func (c *Cache) Close() error {
 	c.wg.Wait()
 	return nil

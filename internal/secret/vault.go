@@ -256,6 +256,10 @@ func (v *Vault) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Logins counts AppRole logins so far (initial, renewal-driven and after a
+// rejected token).
+func (v *Vault) Logins() int64 { return v.logins.Load() }
+
 // Close stops token renewal and revokes an AppRole token. It is safe to call twice.
 func (v *Vault) Close() error {
 	if v.role == nil {

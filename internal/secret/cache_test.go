@@ -1,0 +1,344 @@
+package secret_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/secret/secrettest"
+	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/store/storetest"
+)
+
+const cacheTTL = time.Minute
+
+// cacheRig is a Cache over a Manager over a counting, switchable sealed
+// backend, with a fake clock for the cache.
+type cacheRig struct {
+	*secrettest.Harness
+	count   *secrettest.Counting
+	switch_ *secrettest.Switchable
+	cache   *secret.Cache
+	mu      sync.Mutex
+	now     time.Time
+}
+
+func (r *cacheRig) clock() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now
+}
+
+func (r *cacheRig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.now = r.now.Add(d)
+	r.mu.Unlock()
+}
+
+func newCacheRig(t *testing.T, backend func(t *testing.T, db *store.DB) secret.Backend) *cacheRig {
+	t.Helper()
+	db := storetest.Open(t, store.SQLite)
+	sw := &secrettest.Switchable{Backend: backend(t, db)}
+	cnt := &secrettest.Counting{Backend: sw}
+	r := &cacheRig{count: cnt, switch_: sw, now: time.Now()}
+	r.Harness = secrettest.NewHarness(t, secrettest.Env{DB: db, Backend: cnt}, time.Hour)
+	r.cache = secret.NewCache(r.Manager, cacheTTL, nil, secret.WithCacheClock(r.clock), secret.WithRefreshRetry(10*time.Second))
+	t.Cleanup(func() { _ = r.cache.Close() })
+	return r
+}
+
+func sealedFor(t *testing.T, db *store.DB) secret.Backend { return newSealed(t, db) }
+
+func (r *cacheRig) current(t *testing.T) int {
+	t.Helper()
+	kr, err := r.cache.Get(context.Background(), r.ProjectID)
+	if err != nil {
+		t.Fatalf("cache Get: %v", err)
+	}
+	return kr.Current.Version
+}
+
+func TestCacheHitDoesNotTouchBackend(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	if _, err := r.cache.Put(ctx, r.ProjectID, secrettest.Value(32), secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.current(t)
+	reads := r.count.Reads.Load()
+	if reads == 0 {
+		t.Fatal("the first Get did not read the backend")
+	}
+	for range 200 {
+		if v := r.current(t); v != 1 {
+			t.Fatalf("version %d", v)
+		}
+	}
+	r.advance(cacheTTL - time.Second)
+	r.current(t)
+	if got := r.count.Reads.Load(); got != reads {
+		t.Errorf("cache hits read the backend %d more times", got-reads)
+	}
+}
+
+func TestCacheInvalidatesOnWrites(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.current(t); v != 1 {
+		t.Fatalf("version %d", v)
+	}
+	// A write that bypasses the cache is not seen before the TTL: it is the
+	// cache that serves.
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.current(t); v != 1 {
+		t.Fatalf("uncached write visible at once (v%d): cache not in use", v)
+	}
+	steps := []struct {
+		name  string
+		write func() error
+		want  int
+	}{
+		{"rotate", func() error { _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); return err }, 3},
+		{"put", func() error {
+			_, err := r.cache.Put(ctx, r.ProjectID, secrettest.Value(20), secret.WriteOptions{})
+			return err
+		}, 4},
+	}
+	for _, s := range steps {
+		if err := s.write(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if v := r.current(t); v != s.want {
+			t.Errorf("after %s through the cache, current is v%d, want v%d", s.name, v, s.want)
+		}
+	}
+	if err := r.cache.Delete(ctx, r.ProjectID, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.cache.Get(ctx, r.ProjectID); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("Get after Delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCacheTTLRefreshesInBackground(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.current(t)
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reads := r.count.Reads.Load()
+	r.advance(cacheTTL)
+	// Expired: served at once from memory while one refresh runs.
+	if v := r.current(t); v != 1 {
+		t.Errorf("expired entry: got v%d, want the stale v1 served without waiting", v)
+	}
+	_ = r.cache.Close() // wait for the refresh
+	if r.count.Reads.Load() == reads {
+		t.Fatal("expired entry was not refreshed from the backend")
+	}
+	if v := r.current(t); v != 2 {
+		t.Errorf("after refresh: v%d, want v2", v)
+	}
+	// Deleted behind the cache's back: the refresh drops the entry.
+	if err := r.Manager.Delete(ctx, r.ProjectID, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(cacheTTL)
+	r.current(t)
+	_ = r.cache.Close()
+	if _, err := r.cache.Get(ctx, r.ProjectID); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("after the secret was deleted: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCacheServesStaleWhileBackendIsDown(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	other := r.AddProject(t)
+	for _, p := range []string{r.ProjectID, other} {
+		if _, _, err := r.cache.Rotate(ctx, p, secret.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.current(t)
+	r.switch_.SetDown(true)
+
+	r.advance(cacheTTL + time.Second)
+	for range 50 {
+		if v := r.current(t); v != 1 {
+			t.Fatalf("v%d", v)
+		}
+	}
+	_ = r.cache.Close()
+	reads := r.count.Reads.Load()
+	if reads == 0 {
+		t.Fatal("no refresh was attempted")
+	}
+	// Within the retry interval nobody calls the dead backend again.
+	r.advance(5 * time.Second)
+	for range 50 {
+		r.current(t)
+	}
+	_ = r.cache.Close()
+	if got := r.count.Reads.Load(); got != reads {
+		t.Errorf("%d backend calls during the retry interval", got-reads)
+	}
+	// A project that was never cached cannot be served: 503.
+	r.cache.Invalidate(other)
+	_, err := r.cache.Get(ctx, other)
+	if status, _ := httpapi.Status(err); !errors.Is(err, apperr.ErrUnavailable) || status != http.StatusServiceUnavailable {
+		t.Errorf("cold Get with backend down = %v (status %d), want ErrUnavailable / 503", err, status)
+	}
+
+	// Back up: the next attempt after the retry interval refreshes.
+	r.switch_.SetDown(false)
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(6 * time.Second)
+	r.current(t)
+	_ = r.cache.Close()
+	if v := r.current(t); v != 2 {
+		t.Errorf("after recovery current is v%d, want v2", v)
+	}
+}
+
+func TestCacheWritesFailWith503AndKeepServingWhileBackendIsDown(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	_, first, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.current(t)
+	r.switch_.SetDown(true)
+	reads := r.count.Reads.Load()
+
+	_, _, rotErr := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{Actor: "ops"})
+	_, putErr := r.cache.Put(ctx, r.ProjectID, secrettest.Value(30), secret.WriteOptions{Actor: "ops"})
+	for name, err := range map[string]error{"rotate": rotErr, "put": putErr} {
+		if !errors.Is(err, apperr.ErrUnavailable) {
+			t.Errorf("%s with backend down = %v, want ErrUnavailable", name, err)
+		}
+	}
+	// The cached keyring survives the failed writes: /auth keeps working.
+	kr, err := r.cache.Get(ctx, r.ProjectID)
+	if err != nil || kr.Current.Version != 1 || !bytes.Equal(kr.Current.Value, first) {
+		t.Fatalf("Get after failed writes = %v, %v", kr, err)
+	}
+	if got := r.count.Reads.Load(); got != reads {
+		t.Errorf("failed writes dropped the cache entry (%d backend reads)", got-reads)
+	}
+	if vs, _ := r.Manager.Versions(ctx, r.ProjectID); len(vs) != 1 {
+		t.Errorf("failed writes left metadata: %+v", vs)
+	}
+
+	// Through the one status mapping an HTTP handler uses: 503 with a clear,
+	// secret-free message.
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.POST("/rotate", func(c *gin.Context) { httpapi.WriteError(c, nil, rotErr) })
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/rotate", nil))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", w.Code)
+	}
+	var body httpapi.ErrorBody
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Error.Code != "unavailable" || !strings.Contains(body.Error.Message, "secret store unavailable") {
+		t.Errorf("body = %s", w.Body.String())
+	}
+	if strings.Contains(w.Body.String(), string(first)) || strings.Contains(w.Body.String(), "127.0.0.1") {
+		t.Errorf("error body leaks internals: %s", w.Body.String())
+	}
+}
+
+// blockingBackend blocks Read while armed.
+type blockingBackend struct {
+	secret.Backend
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (b *blockingBackend) arm() (entered, release chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gate, b.entered = make(chan struct{}), make(chan struct{}, 1)
+	return b.entered, b.gate
+}
+
+func (b *blockingBackend) Read(ctx context.Context, projectID string, version int) ([]byte, error) {
+	b.mu.Lock()
+	gate, entered := b.gate, b.entered
+	b.gate, b.entered = nil, nil
+	b.mu.Unlock()
+	if gate != nil {
+		entered <- struct{}{}
+		<-gate
+	}
+	return b.Backend.Read(ctx, projectID, version)
+}
+
+func TestCacheDoesNotStoreALoadThatRacedARotation(t *testing.T) {
+	t.Parallel()
+	var blk *blockingBackend
+	r := newCacheRig(t, func(t *testing.T, db *store.DB) secret.Backend {
+		blk = &blockingBackend{Backend: newSealed(t, db)}
+		return blk
+	})
+	ctx := context.Background()
+	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := blk.arm()
+	done := make(chan int)
+	go func() {
+		kr, err := r.cache.Get(ctx, r.ProjectID)
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		done <- kr.Current.Version
+	}()
+	<-entered // the load has read v1's metadata and is reading its value
+	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if v := <-done; v != 1 {
+		t.Fatalf("racing load returned v%d, want v1", v)
+	}
+	if v := r.current(t); v != 2 {
+		t.Errorf("after the rotation the cache serves v%d, want v2 (a pre-rotation load was stored)", v)
+	}
+}

@@ -1,0 +1,387 @@
+// Package vaulttest gives tests a real Vault (or OpenBao) server with a KV v2
+// engine at secret/:
+//
+//   - VAULT_ADDR + VAULT_TOKEN from the environment when both are set (e.g.
+//     after `eval "$(bash .ci/vault-server.sh start)"`);
+//   - otherwise a dev-mode server started by the test process itself from a
+//     cached binary (PINGAUTH_VAULT_BIN, $HOME/.cache/pingauth-tools, or
+//     vault/bao on PATH), stopped by Main when the package's tests end;
+//   - otherwise the test is skipped, or fails when PINGAUTH_TEST_REQUIRE_VAULT=1.
+//
+// Every caller gets its own random path prefix so tests never see each
+// other's secrets.
+package vaulttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// RootToken is the root token of servers started here.
+const RootToken = "pingauth-dev-root"
+
+// Server is a reachable Vault server.
+type Server struct {
+	Addr  string
+	Token string // root (or otherwise privileged) token
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	home   string
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *Server
+	sharedErr  error
+	mu         sync.Mutex
+	started    []*Server
+)
+
+// Required reports whether PINGAUTH_TEST_REQUIRE_VAULT=1.
+func Required() bool { return os.Getenv("PINGAUTH_TEST_REQUIRE_VAULT") == "1" }
+
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		t.Fatalf("Vault required (PINGAUTH_TEST_REQUIRE_VAULT=1) but %s", msg)
+	}
+	t.Skipf("%s; set PINGAUTH_TEST_REQUIRE_VAULT=1 to fail instead", msg)
+}
+
+// Shared returns the package-wide Vault server (see package doc), skipping or
+// failing t when there is none.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedOnce.Do(func() {
+		addr, tok := os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN")
+		if addr != "" && tok != "" {
+			s := &Server{Addr: addr, Token: tok}
+			if err := s.waitReady(10 * time.Second); err != nil {
+				sharedErr = fmt.Errorf("VAULT_ADDR=%s is not ready: %w", addr, err)
+				return
+			}
+			sharedErr = s.ensureKV()
+			shared = s
+			return
+		}
+		bin := Binary()
+		if bin == "" {
+			sharedErr = errNoBinary
+			return
+		}
+		shared, sharedErr = start(bin)
+	})
+	if sharedErr != nil {
+		unavailable(t, "no Vault server: %v", sharedErr)
+	}
+	return shared
+}
+
+var errNoBinary = errors.New("VAULT_ADDR/VAULT_TOKEN are not set and no vault or bao binary was found (run: bash .ci/vault-server.sh start)")
+
+// Private starts a dev server for t alone (for tests that stop it), stopped
+// at cleanup. It needs the binary even when VAULT_ADDR is set.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		unavailable(t, "cannot start a private Vault server: %v", errNoBinary)
+	}
+	s, err := start(bin)
+	if err != nil {
+		t.Fatalf("start private vault: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Main runs the tests and then stops servers started by this package.
+// Use it from TestMain: func TestMain(m *testing.M) { os.Exit(vaulttest.Main(m)) }.
+func Main(m *testing.M) int {
+	code := m.Run()
+	mu.Lock()
+	ss := started
+	started = nil
+	mu.Unlock()
+	for _, s := range ss {
+		s.Stop()
+	}
+	return code
+}
+
+// Binary locates a vault or bao binary, or returns "".
+func Binary() string {
+	if b := os.Getenv("PINGAUTH_VAULT_BIN"); b != "" {
+		if isExec(b) {
+			return b
+		}
+		return ""
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		var found string
+		root := filepath.Join(home, ".cache", "pingauth-tools")
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || found != "" {
+				return nil
+			}
+			if d.IsDir() && strings.Count(strings.TrimPrefix(p, root), string(filepath.Separator)) > 3 {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (d.Name() == "vault" || d.Name() == "bao") && isExec(p) {
+				found = p
+			}
+			return nil
+		})
+		if found != "" {
+			return found
+		}
+	}
+	for _, name := range []string{"vault", "bao"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func isExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(bin string) (*Server, error) {
+	var lastErr error
+	for range 3 { // the free port may be taken between probe and bind
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		home, err := os.MkdirTemp("", "pingauth-vault-")
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{Addr: fmt.Sprintf("http://127.0.0.1:%d", port), Token: RootToken, home: home, exited: make(chan struct{})}
+		s.cmd = exec.Command(bin, "server", "-dev",
+			"-dev-root-token-id="+RootToken,
+			fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port))
+		// A private HOME keeps the dev server from writing ~/.vault-token.
+		s.cmd.Env = append(filterEnv(os.Environ()), "HOME="+home, "SKIP_SETCAP=1")
+		logf, err := os.Create(filepath.Join(home, "server.log"))
+		if err != nil {
+			return nil, err
+		}
+		s.cmd.Stdout, s.cmd.Stderr = logf, logf
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := s.cmd.Start(); err != nil {
+			logf.Close()
+			os.RemoveAll(home)
+			return nil, fmt.Errorf("start %s: %w", bin, err)
+		}
+		go func() { _ = s.cmd.Wait(); logf.Close(); close(s.exited) }()
+		mu.Lock()
+		started = append(started, s)
+		mu.Unlock()
+		if err := s.waitReady(30 * time.Second); err != nil {
+			log, _ := os.ReadFile(filepath.Join(home, "server.log"))
+			s.Stop()
+			lastErr = fmt.Errorf("%s did not become ready: %w\n%s", bin, err, tail(string(log), 2000))
+			continue
+		}
+		if err := s.ensureKV(); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, lastErr
+}
+
+func filterEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "VAULT_") || strings.HasPrefix(kv, "BAO_") || strings.HasPrefix(kv, "HOME=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// Stop kills a server started here (no-op for an external one).
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.exited:
+	default:
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.exited
+		}
+	}
+	if s.home != "" {
+		_ = os.RemoveAll(s.home)
+	}
+}
+
+func (s *Server) waitReady(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for time.Now().Before(deadline) {
+		if s.exited != nil {
+			select {
+			case <-s.exited:
+				return errors.New("server process exited")
+			default:
+			}
+		}
+		resp, err := hc.Get(s.Addr + "/v1/sys/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("sys/health answered %d", resp.StatusCode)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+// Client returns a root client for test setup.
+func (s *Server) Client(t testing.TB) *vault.Client {
+	t.Helper()
+	c, err := s.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (s *Server) client() (*vault.Client, error) {
+	conf := vault.DefaultConfig()
+	conf.Address = s.Addr
+	conf.MaxRetries = 0
+	conf.Timeout = 10 * time.Second
+	c, err := vault.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(s.Token)
+	return c, nil
+}
+
+// ensureKV makes sure a KV v2 engine is mounted at secret/.
+func (s *Server) ensureKV() error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mounts, err := c.Sys().ListMountsWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("list mounts at %s: %w", s.Addr, err)
+	}
+	if m, ok := mounts["secret/"]; ok {
+		if m.Type == "kv" && m.Options["version"] == "2" {
+			return nil
+		}
+		return fmt.Errorf("secret/ at %s is %s version %q, not KV v2", s.Addr, m.Type, m.Options["version"])
+	}
+	return c.Sys().MountWithContext(ctx, "secret", &vault.MountInput{Type: "kv", Options: map[string]string{"version": "2"}})
+}
+
+// Prefix returns a fresh random path prefix for one test.
+func Prefix(t testing.TB) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "pingauth-test/" + hex.EncodeToString(b[:])
+}
+
+// AppRole enables AppRole auth (at a random mount) with a role whose policy
+// allows the backend's paths under prefix in mount secret/, and returns the
+// auth mount, role_id and a secret_id. tokenTTL/maxTTL configure the tokens.
+func (s *Server) AppRole(t testing.TB, prefix string, tokenTTL, maxTTL time.Duration) (mount, roleID, secretID string) {
+	t.Helper()
+	c := s.Client(t)
+	ctx := context.Background()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	mount = "approle-" + suffix
+	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, mount, &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatalf("enable approle: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Sys().DisableAuthWithContext(context.Background(), mount) })
+	policy := "pingauth-" + suffix
+	rules := fmt.Sprintf(`
+path "secret/data/%[1]s/*"     { capabilities = ["create", "read", "update"] }
+path "secret/metadata/%[1]s/*" { capabilities = ["read", "delete", "list"] }
+`, prefix)
+	if err := c.Sys().PutPolicyWithContext(ctx, policy, rules); err != nil {
+		t.Fatalf("put policy: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Sys().DeletePolicyWithContext(context.Background(), policy) })
+	if _, err := c.Logical().WriteWithContext(ctx, "auth/"+mount+"/role/pingauth", map[string]any{
+		"token_policies": []string{policy},
+		"token_ttl":      int(tokenTTL.Seconds()),
+		"token_max_ttl":  int(maxTTL.Seconds()),
+	}); err != nil {
+		t.Fatalf("create role: %v", err)
+	}
+	r, err := c.Logical().ReadWithContext(ctx, "auth/"+mount+"/role/pingauth/role-id")
+	if err != nil || r == nil {
+		t.Fatalf("read role-id: %v", err)
+	}
+	roleID, _ = r.Data["role_id"].(string)
+	sid, err := c.Logical().WriteWithContext(ctx, "auth/"+mount+"/role/pingauth/secret-id", nil)
+	if err != nil || sid == nil {
+		t.Fatalf("create secret-id: %v", err)
+	}
+	secretID, _ = sid.Data["secret_id"].(string)
+	if roleID == "" || secretID == "" {
+		t.Fatal("approle returned empty role_id or secret_id")
+	}
+	return mount, roleID, secretID
+}
