@@ -342,3 +342,31 @@ func TestCacheDoesNotStoreALoadThatRacedARotation(t *testing.T) {
 		t.Errorf("after the rotation the cache serves v%d, want v2 (a pre-rotation load was stored)", v)
 	}
 }
+
+// BenchmarkCacheHit is the /auth hot path's secret lookup.
+func BenchmarkCacheHit(b *testing.B) {
+	db := storetest.Open(b, store.SQLite)
+	cnt := &secrettest.Counting{Backend: newSealed(b, db)}
+	h := secrettest.NewHarness(b, secrettest.Env{DB: db, Backend: cnt}, time.Hour)
+	c := secret.NewCache(h.Manager, time.Hour, nil)
+	ctx := context.Background()
+	if _, _, err := c.Rotate(ctx, h.ProjectID, secret.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Get(ctx, h.ProjectID); err != nil {
+		b.Fatal(err)
+	}
+	reads := cnt.Reads.Load()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Get(ctx, h.ProjectID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if cnt.Reads.Load() != reads {
+		b.Fatal("cache hits read the backend")
+	}
+}

@@ -1,0 +1,92 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/config"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/secret/secrettest"
+)
+
+// benchApp wires the real app (embedded SQLite, sealed backend, secret cache)
+// with one project, one end-user and a secret, and counts backend reads.
+func benchApp(b *testing.B, params enduser.Params) (http.Handler, string, *secrettest.Counting) {
+	b.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := map[string]string{"PINGAUTH_DATA_DIR": b.TempDir(), "PINGAUTH_MASTER_KEY": base64.StdEncoding.EncodeToString(key)}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	a0, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{HashParams: &params})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a0.Close() })
+	cnt := &secrettest.Counting{Backend: a0.Backend}
+	a0.Backend = cnt
+	a0.Secrets = secret.NewCache(secret.NewManager(a0.DB, cnt, a0.Audit, cfg.SecretGrace), cfg.SecretCacheTTL, nil)
+	ctx := context.Background()
+	p := &project.Project{ID: "bench", TenantID: "acme", Name: "Bench", TokenTTLSeconds: 900}
+	if _, err := a0.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
+		b.Fatal(err)
+	}
+	if err := a0.Projects.Create(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	if err := a0.Users.Create(ctx, &enduser.User{ProjectID: p.ID, Email: "ann@example.com", Enabled: true}, "correct horse"); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := a0.Secrets.Rotate(ctx, p.ID, secret.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return a0.HTTP(), "/auth/" + p.ID, cnt
+}
+
+func benchAuth(b *testing.B, params enduser.Params) {
+	h, path, cnt := benchApp(b, params)
+	body := `{"email":"ann@example.com","password":"correct horse"}`
+	do := func() {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body.String())
+		}
+	}
+	do() // warm the secret cache
+	reads := cnt.Reads.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			do()
+		}
+	})
+	b.StopTimer()
+	if got := cnt.Reads.Load(); got != reads {
+		b.Fatalf("the hot path read the secret backend %d times", got-reads)
+	}
+}
+
+// BenchmarkAuthCached is the full POST /auth handler path (JSON decode,
+// project and user lookup in SQLite, password check with cheap test argon2id
+// parameters, cached secret, HS256 signing, JSON response): everything but
+// the password hash cost.
+func BenchmarkAuthCached(b *testing.B) { benchAuth(b, enduser.TestParams) }
+
+// BenchmarkAuthCachedOWASP is the same with the production argon2id
+// parameters (19 MiB, 2 iterations): what a real login costs.
+func BenchmarkAuthCachedOWASP(b *testing.B) { benchAuth(b, enduser.OWASPParams) }
