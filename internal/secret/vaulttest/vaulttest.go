@@ -341,7 +341,8 @@ func Prefix(t testing.TB) string {
 
 // AppRole enables AppRole auth (at a random mount) with a role whose policy
 // allows the backend's paths under prefix in mount secret/, and returns the
-// auth mount, role_id and a secret_id. tokenTTL/maxTTL configure the tokens.
+// auth mount, role_id and a secret_id. The policy is the minimal one the
+// README documents. tokenTTL/maxTTL configure the tokens.
 func (s *Server) AppRole(t testing.TB, prefix string, tokenTTL, maxTTL time.Duration) (mount, roleID, secretID string) {
 	t.Helper()
 	c := s.Client(t)
@@ -357,7 +358,7 @@ func (s *Server) AppRole(t testing.TB, prefix string, tokenTTL, maxTTL time.Dura
 	policy := "pingauth-" + suffix
 	rules := fmt.Sprintf(`
 path "secret/data/%[1]s/*"     { capabilities = ["create", "read", "update"] }
-path "secret/metadata/%[1]s/*" { capabilities = ["read", "delete", "list"] }
+path "secret/metadata/%[1]s/*" { capabilities = ["delete"] }
 `, prefix)
 	if err := c.Sys().PutPolicyWithContext(ctx, policy, rules); err != nil {
 		t.Fatalf("put policy: %v", err)
