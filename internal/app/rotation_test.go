@@ -105,10 +105,23 @@ func TestAuthSignsWithNewSecretAfterRotation(t *testing.T) {
 				"PINGAUTH_VAULT_PREFIX": vaulttest.Prefix(t),
 			}
 		}},
+		{name: "approle", backend: "vault", env: func(t *testing.T) map[string]string {
+			srv := vaulttest.Shared(t)
+			prefix := vaulttest.Prefix(t)
+			mount, roleID, secretID := srv.AppRole(t, prefix, time.Hour, 2*time.Hour)
+			return map[string]string{
+				"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": srv.Addr, "PINGAUTH_VAULT_PREFIX": prefix,
+				"PINGAUTH_VAULT_ROLE_ID": roleID, "PINGAUTH_VAULT_SECRET_ID": secretID, "PINGAUTH_VAULT_APPROLE_MOUNT": mount,
+			}
+		}},
 	}
 	for _, d := range dbs {
 		for _, b := range backends {
-			t.Run(d.name+"/"+b.backend, func(t *testing.T) {
+			name := b.name
+			if name == "" {
+				name = b.backend
+			}
+			t.Run(d.name+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				env := map[string]string{}
 				for _, part := range []map[string]string{d.env(t), b.env(t)} {

@@ -89,24 +89,25 @@ func NewVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conf := vault.DefaultConfig()
-	if conf.Error != nil {
-		return nil, fmt.Errorf("vault: client configuration: %w", conf.Error)
-	}
-	conf.Address = cfg.Addr
-	switch {
-	case cfg.Timeout > 0:
-		conf.Timeout = cfg.Timeout
-	case os.Getenv(vault.EnvVaultClientTimeout) == "":
-		conf.Timeout = DefaultVaultTimeout
-	}
-	switch {
-	case cfg.MaxRetries < 0:
-		conf.MaxRetries = 0
-	case cfg.MaxRetries > 0:
-		conf.MaxRetries = cfg.MaxRetries
-	}
+	// Each client gets its own configuration (the library mutates it).
 	newClient := func() (*vault.Client, error) {
+		conf := vault.DefaultConfig()
+		if conf.Error != nil {
+			return nil, fmt.Errorf("vault: client configuration: %w", conf.Error)
+		}
+		conf.Address = cfg.Addr
+		switch {
+		case cfg.Timeout > 0:
+			conf.Timeout = cfg.Timeout
+		case os.Getenv(vault.EnvVaultClientTimeout) == "":
+			conf.Timeout = DefaultVaultTimeout
+		}
+		switch {
+		case cfg.MaxRetries < 0:
+			conf.MaxRetries = 0
+		case cfg.MaxRetries > 0:
+			conf.MaxRetries = cfg.MaxRetries
+		}
 		c, err := vault.NewClient(conf)
 		if err != nil {
 			return nil, fmt.Errorf("vault: new client: %w", err)
