@@ -50,7 +50,7 @@ func loadPages() (*pages, error) {
 			return ""
 		},
 		"join":  strings.Join,
-		"ttl":   func(s int) string { return (time.Duration(s) * time.Second).String() },
+		"ttl":   humanDuration,
 		"json":  func(e audit.Event) string { return e.MarshalDetails() },
 		"add":   func(a, b int) int { return a + b },
 		"isSel": func(a, b string) bool { return a == b },
@@ -74,6 +74,18 @@ func loadPages() (*pages, error) {
 func (c *Console) static(g *gin.Context) {
 	g.Header("Cache-Control", "public, max-age=3600")
 	c.pages.static.ServeHTTP(g.Writer, g.Request)
+}
+
+// humanDuration renders seconds as 15m, 1h30m, 45s.
+func humanDuration(s int) string {
+	d := (time.Duration(s) * time.Second).String()
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return d
 }
 
 // pageData is what every template receives.
@@ -230,7 +242,7 @@ func (c *Console) projectNewPage(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	f := projectForm{Tenant: g.Param("tenantId"), New: true, TTL: c.d.DefaultTTL.String(), Status: project.StatusActive}
+	f := projectForm{Tenant: g.Param("tenantId"), New: true, TTL: humanDuration(int(c.d.DefaultTTL.Seconds())), Status: project.StatusActive}
 	c.render(g, http.StatusOK, "project_form", "New project", f)
 }
 
@@ -273,7 +285,7 @@ func (c *Console) projectEditPage(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: p.TTL().String(), Status: p.Status, Aud: p.AudienceBase}
+	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: humanDuration(p.TokenTTLSeconds), Status: p.Status, Aud: p.AudienceBase}
 	c.render(g, http.StatusOK, "project_form", "Edit "+p.Name, f)
 }
 
