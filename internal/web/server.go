@@ -271,3 +271,9 @@ func (c *Console) setSessionCookie(g *gin.Context, raw string, maxAge int) {
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
+
+// CookieName is the session cookie's name ("__Host-" prefixed on https).
+func (c *Console) CookieName() string { return c.cookie }
+
+// SecureCookies reports whether cookies carry the Secure attribute.
+func (c *Console) SecureCookies() bool { return c.secure }
