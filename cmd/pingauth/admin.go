@@ -63,7 +63,12 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		"secret versions": c.secretVersions,
 		"user add":        c.userAdd,
 		"user list":       c.userList,
-		"migrate ":        func(context.Context, *app.App, []string) error { fmt.Fprintln(c.stdout, "migrations applied"); return nil },
+		"operator add":    c.operatorAdd,
+		"operator list":   c.operatorList,
+		"migrate ": func(context.Context, *app.App, []string) error {
+			fmt.Fprintln(c.stdout, "migrations applied")
+			return nil
+		},
 	}
 	fn, ok := cmds[key]
 	if !ok {

@@ -29,6 +29,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := c.bootstrapAdmin(ctx, a, log); err != nil {
+		return err
+	}
+	go a.RefreshPolicy(ctx, 30*time.Second)
 
 	srv := &http.Server{
 		Handler:           a.HTTP(),

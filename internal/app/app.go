@@ -15,7 +15,9 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -32,6 +34,9 @@ type App struct {
 	// Secrets is the cached SecretStore; use it for every read and write so
 	// the cache is invalidated on rotation.
 	Secrets *secret.Cache
+	// Operators are console/admin API users; RBAC is their Casbin policy.
+	Operators *operator.Repo
+	RBAC      *rbac.Authorizer
 }
 
 // Options tune Open.
@@ -67,6 +72,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		params = *opts.HashParams
 	}
 	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
+	a.Operators = operator.NewRepo(db, a.Users.Hasher())
+	if a.RBAC, err = rbac.New(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	a.Backend = opts.Backend
 	if a.Backend == nil {
 		a.Backend, err = openBackend(ctx, cfg, db)
@@ -94,7 +104,7 @@ func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Bac
 
 // HTTP builds the HTTP server for the app.
 func (a *App) HTTP() *httpapi.Server {
-	return httpapi.New(httpapi.Deps{
+	srv := httpapi.New(httpapi.Deps{
 		Log:          a.Log,
 		Projects:     a.Projects,
 		EndUsers:     a.Users,
@@ -104,6 +114,8 @@ func (a *App) HTTP() *httpapi.Server {
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
 	})
+	a.registerConsole(srv)
+	return srv
 }
 
 // Close releases resources.
