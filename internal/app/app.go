@@ -103,6 +103,8 @@ func (a *App) HTTP() *httpapi.Server {
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
+		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
+		Security:     a.Config.Security,
 	})
 }
 

@@ -255,3 +255,11 @@ func (g *Guard) Succeed(scope, login string) {
 		g.lock.Succeed(LoginKey(scope, login))
 	}
 }
+
+// TrackedIPs is the number of client IPs the guard currently tracks.
+func (g *Guard) TrackedIPs() int {
+	if g == nil {
+		return 0
+	}
+	return g.ip.Len()
+}
