@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/store"
 )
 
 // ErrorBody is the JSON shape of every error response.
@@ -44,7 +45,7 @@ func Status(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, apperr.ErrRateLimited):
 		return http.StatusTooManyRequests, "rate_limited"
-	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), store.IsUnavailable(err):
 		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, context.Canceled):
 		return 499, "canceled"

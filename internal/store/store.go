@@ -87,6 +87,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
+	if err := registerClassifier(gdb); err != nil { // errors.go: outages -> apperr.ErrUnavailable
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
