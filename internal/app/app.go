@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -48,9 +49,9 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
 	ho := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, ho))
+		return slog.New(logging.Redact(slog.NewTextHandler(w, ho)))
 	}
-	return slog.New(slog.NewJSONHandler(w, ho))
+	return slog.New(logging.Redact(slog.NewJSONHandler(w, ho))) // secrets never reach the output
 }
 
 // Open connects storage and secret backend.

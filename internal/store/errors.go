@@ -75,7 +75,7 @@ func IsUnavailable(err error) bool {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // admin/crash shutdown, cannot connect now
-			strings.HasPrefix(pe.Code, "53"), // insufficient resources
+			strings.HasPrefix(pe.Code, "53"),       // insufficient resources
 			pe.Code == "55P03", pe.Code == "57014": // lock not available, statement timeout
 			return true
 		}
