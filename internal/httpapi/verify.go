@@ -73,10 +73,11 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 		return "", apperr.Invalid("content-type", "content type must be application/json or application/x-www-form-urlencoded")
 	}
 	raw := strings.TrimSpace(req.Token)
-	for _, prefix := range []string{"JWT ", "Bearer "} {
-		if len(raw) > len(prefix) && strings.EqualFold(raw[:len(prefix)], prefix) {
-			raw = strings.TrimSpace(raw[len(prefix):])
-			break
+	for _, scheme := range []string{"JWT", "Bearer"} {
+		if strings.EqualFold(raw, scheme) {
+			raw = ""
+		} else if len(raw) > len(scheme) && strings.EqualFold(raw[:len(scheme)], scheme) && (raw[len(scheme)] == ' ' || raw[len(scheme)] == '\t') {
+			raw = strings.TrimSpace(raw[len(scheme):])
 		}
 	}
 	if raw == "" {
