@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,5 +238,73 @@ func TestEmbeddedStoreDiskFull(t *testing.T) {
 	}
 	if _, n, _ := a.Users.List(ctx, projID, enduser.ListOptions{}); int(n) != 2+added {
 		t.Fatalf("users after recovery: %d, want %d", n, 2+added)
+	}
+}
+
+// TestEmbeddedStoreRealDiskFull puts the data dir on a 2 MiB tmpfs (needs
+// root and mount; skipped otherwise), fills the disk with a junk file and
+// checks: writes fail with the "storage is full" 503 error, /auth keeps
+// issuing tokens, nothing is lost, and writes resume once the junk is gone.
+func TestEmbeddedStoreRealDiskFull(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	a, srv, _ := openApp(t, map[string]string{"PINGAUTH_DATA_DIR": dir}, appOptions())
+	seed(t, a)
+	ctx := context.Background()
+
+	junk := filepath.Join(dir, "junk")
+	f, err := os.Create(junk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the disk: %v", err)
+			}
+			break
+		}
+	}
+	_ = f.Close()
+
+	var werr error
+	added := 0
+	for i := 0; i < 200 && werr == nil; i++ {
+		u := &enduser.User{ProjectID: projID, Email: fmt.Sprintf("filler-%d@example.com", i), Firstname: strings.Repeat("f", 100), Enabled: true}
+		if werr = a.Users.Create(ctx, u, ""); werr == nil {
+			added++
+		}
+	}
+	if werr == nil {
+		t.Fatal("writes kept succeeding on a full disk")
+	}
+	st, _ := httpapi.Status(werr)
+	var ae *apperr.Error
+	if st != http.StatusServiceUnavailable || !errors.As(werr, &ae) || !strings.Contains(ae.Message, "storage is full") {
+		t.Fatalf("write on full disk: %v -> %d", werr, st)
+	}
+	t.Logf("disk full after %d extra rows: %v -> %d %q", added, werr, st, ae.Message)
+	if r := login(t, srv); r.Status != 200 {
+		t.Fatalf("/auth with a full disk: %d %s", r.Status, r.Raw)
+	}
+	if err := os.Remove(junk); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Users.Create(ctx, &enduser.User{ProjectID: projID, Email: "after@example.com", Enabled: true}, ""); err != nil {
+		t.Fatalf("write after space freed: %v", err)
+	}
+	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || int(n) != 2+added {
+		t.Fatalf("users after recovery: %d %v, want %d", n, err, 2+added)
+	}
+	if r := login(t, srv); r.Status != 200 {
+		t.Fatalf("/auth after recovery: %d %s", r.Status, r.Raw)
 	}
 }
