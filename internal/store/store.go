@@ -62,7 +62,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	)
 	if opts.DatabaseURL != "" {
 		dialect = Postgres
-		gdb, err = gorm.Open(postgres.Open(opts.DatabaseURL), gcfg)
+		gdb, err = gorm.Open(postgres.Open(withConnectTimeout(opts.DatabaseURL)), gcfg) // dsn.go
 	} else {
 		dialect = SQLite
 		path := opts.SQLitePath
