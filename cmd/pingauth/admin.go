@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
@@ -39,7 +40,7 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	// CLI output is for humans; keep library logs quiet unless they are warnings.
-	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(logging.Redact(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return app.Open(ctx, cfg, log, app.Options{HashParams: c.hashParams})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -53,9 +54,9 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
 	ho := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, ho))
+		return slog.New(logging.Redact(slog.NewTextHandler(w, ho)))
 	}
-	return slog.New(slog.NewJSONHandler(w, ho))
+	return slog.New(logging.Redact(slog.NewJSONHandler(w, ho))) // secrets never reach the output
 }
 
 // Open connects storage and secret backend.
@@ -113,6 +114,8 @@ func (a *App) HTTP() *httpapi.Server {
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
+		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
+		Security:     a.Config.Security,
 	})
 	a.registerConsole(srv)
 	return srv

@@ -16,7 +16,8 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 	c, err := web.New(web.Deps{
 		Log: a.Log, Projects: a.Projects, Users: a.Users, Secrets: a.Secrets, Audit: a.Audit,
 		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
-		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL,
+		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
+		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.

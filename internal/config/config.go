@@ -32,6 +32,7 @@ type Config struct {
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	Vault          Vault
+	Security       Security // security.go
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -143,5 +144,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "host=") {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
 	}
+	sec, secErrs := securityFromEnv(get, dur)
+	c.Security, errs = sec, append(errs, secErrs...)
 	return c, errors.Join(errs...)
 }

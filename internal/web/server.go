@@ -40,7 +40,25 @@ type Deps struct {
 	DefaultTTL   time.Duration
 	// WidgetScript is the widget loader URL shown in snippets ("" shows a placeholder).
 	WidgetScript string
+	// LoginGuard rate-limits operator logins and locks out repeated failures.
+	LoginGuard LoginGuard
+	// PageSecurity sets the security headers of console pages (not the JSON API).
+	PageSecurity gin.HandlerFunc
 }
+
+// LoginGuard is the abuse protection applied to operator logins
+// (implemented by *ratelimit.Guard).
+type LoginGuard interface {
+	Begin(ip, scope, login string) error
+	Fail(scope, login string)
+	Succeed(scope, login string)
+}
+
+type noGuard struct{}
+
+func (noGuard) Begin(string, string, string) error { return nil }
+func (noGuard) Fail(string, string)                {}
+func (noGuard) Succeed(string, string)             {}
 
 // Console holds the handlers.
 type Console struct {
@@ -77,6 +95,9 @@ func New(d Deps) (*Console, error) {
 	if d.DefaultTTL <= 0 {
 		d.DefaultTTL = 15 * time.Minute
 	}
+	if d.LoginGuard == nil {
+		d.LoginGuard = noGuard{}
+	}
 	c := &Console{d: d}
 	if u, err := url.Parse(d.PublicURL); err == nil && u.Scheme == "https" {
 		c.secure = true
@@ -99,6 +120,10 @@ func (c *Console) Register(e *gin.Engine) {
 	c.table = map[string]Route{}
 	for _, r := range c.routes() {
 		c.table[r.Method+" "+r.Path] = r
+		if c.d.PageSecurity != nil && !strings.HasPrefix(r.Path, apiPrefix+"/") {
+			e.Handle(r.Method, r.Path, c.d.PageSecurity, c.guard, r.handler)
+			continue
+		}
 		e.Handle(r.Method, r.Path, c.guard, r.handler)
 	}
 }

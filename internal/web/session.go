@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -14,13 +15,23 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 )
 
+// loginScope separates operator logins from end-user logins in the guard.
+const loginScope = "console"
+
 // login checks credentials, starts a server-side session and sets the cookie.
 func (c *Console) login(g *gin.Context, email, password string) (*operator.Operator, string, error) {
 	ctx := g.Request.Context()
-	o, err := c.d.Operators.Authenticate(ctx, email, password)
-	if err != nil {
+	if err := c.d.LoginGuard.Begin(g.ClientIP(), loginScope, email); err != nil {
 		return nil, "", err
 	}
+	o, err := c.d.Operators.Authenticate(ctx, email, password)
+	if err != nil {
+		if errors.Is(err, apperr.ErrUnauthorized) {
+			c.d.LoginGuard.Fail(loginScope, email)
+		}
+		return nil, "", err
+	}
+	c.d.LoginGuard.Succeed(loginScope, email)
 	raw, _, err := c.d.Operators.NewSession(ctx, o.ID)
 	if err != nil {
 		return nil, "", err
