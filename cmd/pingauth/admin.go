@@ -63,7 +63,13 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		"secret versions": c.secretVersions,
 		"user add":        c.userAdd,
 		"user list":       c.userList,
-		"migrate ":        func(context.Context, *app.App, []string) error { fmt.Fprintln(c.stdout, "migrations applied"); return nil },
+		"migrate ": func(context.Context, *app.App, []string) error {
+			fmt.Fprintln(c.stdout, "migrations applied")
+			return nil
+		},
+	}
+	for k, fn := range c.modeCommands() { // verification modes (modes.go)
+		cmds[k] = fn
 	}
 	fn, ok := cmds[key]
 	if !ok {

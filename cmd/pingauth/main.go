@@ -5,6 +5,7 @@
 //	pingauth project add|list|show       manage Pingstreams projects
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list               manage a project's end-users
+//	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
 // Configuration comes from PINGAUTH_* environment variables (see README).
@@ -48,6 +49,7 @@ Usage:
   pingauth user list -project PROJECT_ID [-search TEXT]
   pingauth migrate
   pingauth version
+` + modeUsage + `
 
 Configuration is read from the environment; see README.md.
 `

@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
@@ -32,6 +35,12 @@ type App struct {
 	// Secrets is the cached SecretStore; use it for every read and write so
 	// the cache is invalidated on rotation.
 	Secrets *secret.Cache
+	// Modes is the verification-mode stack (password/server/exchange bridge
+	// and its admin service); nil serves password logins only.
+	Modes *bridge.Stack
+	// AdminAuth guards the admin JSON API; the verification-mode admin routes
+	// are mounted only when it is set.
+	AdminAuth gin.HandlerFunc
 }
 
 // Options tune Open.
@@ -77,6 +86,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log)
+	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend})
 	return a, nil
 }
 
@@ -94,19 +104,26 @@ func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Bac
 
 // HTTP builds the HTTP server for the app.
 func (a *App) HTTP() *httpapi.Server {
-	return httpapi.New(httpapi.Deps{
+	d := httpapi.Deps{
 		Log:          a.Log,
 		Projects:     a.Projects,
 		EndUsers:     a.Users,
 		Keyrings:     a.Secrets,
 		AudienceBase: a.Config.AudienceBase,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
-	})
+	}
+	if a.Modes != nil {
+		d.Bridge, d.ModesAdmin, d.AdminAuth = a.Modes.Bridge, a.Modes.Admin, a.AdminAuth
+	}
+	return httpapi.New(d)
 }
 
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
+	if a.Modes != nil {
+		a.Modes.Bridge.Close() // flush API key last-used writes before the DB closes
+	}
 	if c, ok := a.Backend.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}

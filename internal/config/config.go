@@ -28,6 +28,7 @@ type Config struct {
 	MasterKeyFile  string        // PINGAUTH_MASTER_KEY_FILE
 	SecretGrace    time.Duration // PINGAUTH_SECRET_GRACE: how long a rotated-out secret still verifies
 	SecretCacheTTL time.Duration // PINGAUTH_SECRET_CACHE_TTL
+	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	Vault          Vault
@@ -84,6 +85,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		MasterKeyFile:  get("PINGAUTH_MASTER_KEY_FILE", ""),
 		SecretGrace:    dur("PINGAUTH_SECRET_GRACE", 24*time.Hour),
 		SecretCacheTTL: dur("PINGAUTH_SECRET_CACHE_TTL", 5*time.Minute),
+		CacheTTL:       dur("PINGAUTH_CACHE_TTL", 10*time.Second),
 		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),
 		LogFormat:      get("PINGAUTH_LOG_FORMAT", "json"),
 		Vault: Vault{

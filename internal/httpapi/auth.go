@@ -153,6 +153,10 @@ func (s *Server) authPreflight(c *gin.Context) {
 }
 
 func (s *Server) authenticate(c *gin.Context) {
+	if s.d.Bridge != nil {
+		s.authenticateModes(c) // verification modes (auth_modes.go)
+		return
+	}
 	ctx := c.Request.Context()
 	p, err := s.loadProject(c)
 	if err != nil {

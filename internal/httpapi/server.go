@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -55,6 +56,16 @@ type Deps struct {
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	Now          func() time.Time
+	// Bridge enables the verification modes (password, server, exchange) on
+	// /auth; nil keeps the password-only behaviour.
+	Bridge Bridge
+	// ModesAdmin serves /api/v1/projects/:projectId/{apikeys,modes,mapping,idp,role-rules};
+	// mounted only when AdminAuth is set too (see admin_modes.go).
+	ModesAdmin *bridge.Admin
+	// AdminAuth authenticates and authorises admin API calls.
+	AdminAuth gin.HandlerFunc
+	// AdminActor names the caller for audit events (default: gin key "actor", else "api").
+	AdminActor func(*gin.Context) string
 }
 
 // Server holds the routes.
@@ -93,6 +104,9 @@ func New(d Deps) *Server {
 	auth.OPTIONS("", s.authPreflight)
 	auth.POST("", s.authenticate)
 	e.GET("/example/:projectId", s.example)
+	if d.AdminAuth != nil && d.ModesAdmin != nil {
+		RegisterModeAdminRoutes(e.Group("/api/v1", d.AdminAuth), d.ModesAdmin, d.AdminActor, d.Log)
+	}
 	return s
 }
 
