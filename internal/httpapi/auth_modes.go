@@ -150,6 +150,9 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 		mt = ""
 	}
 	var fields map[string]json.RawMessage
+	if mt == "application/x-www-form-urlencoded" && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{' {
+		mt = "application/json" // curl -d '{"id_token":...}' without a Content-Type header
+	}
 	switch mt {
 	case "application/json", "":
 		if json.Unmarshal(data, &fields) != nil {
@@ -226,16 +229,12 @@ type serverBody struct {
 	} `json:"user"`
 }
 
-// DecodeServerRequest parses a server-mode body strictly:
+// DecodeServerRequest parses a server-mode JSON body strictly:
 // {"user":{"id":"...","email":"...","firstname":"...","lastname":"...","username":"...","roles":[...],"attributes":{...}}}.
 func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*bridge.ServerUser, error) {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		mt = ""
-	}
-	if mt != "application/json" && mt != "" {
-		return nil, apperr.Invalid("content-type", "server mode bodies must be application/json")
-	}
+	// Server mode bodies are always JSON, whatever the Content-Type says
+	// (curl -d sends application/x-www-form-urlencoded by default).
+	_ = contentType
 	data, err := readBody(body, limit)
 	if err != nil {
 		return nil, err
