@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -51,6 +52,16 @@ type Options struct {
 	Backend secret.Backend
 }
 
+// HashPoolSize is how many argon2id hashes run at once on procs cores: half
+// of them (at least one), so a password flood can never take every core from
+// the server and exchange modes (see README "Performance").
+func HashPoolSize(procs int) int { return max(1, procs/2) }
+
+// HashCooldown keeps each hashing slot idle for half the time of the hash it
+// just ran, so password hashing takes at most ~1/3 of the cores under a flood
+// (one login's latency is unchanged; see enduser.WithCooldown).
+const HashCooldown = 0.5
+
 // NewLogger builds the slog logger from config.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
@@ -75,7 +86,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if opts.HashParams != nil {
 		params = *opts.HashParams
 	}
-	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
+	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, HashPoolSize(runtime.GOMAXPROCS(0)), enduser.WithCooldown(HashCooldown)), log)
 	a.Backend = opts.Backend
 	if a.Backend == nil {
 		a.Backend, err = openBackend(ctx, cfg, db)

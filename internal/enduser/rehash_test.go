@@ -79,3 +79,25 @@ func TestHasherPoolBoundsConcurrency(t *testing.T) {
 		t.Fatalf("hash with a free slot: %v", err)
 	}
 }
+
+// TestHasherCooldownHoldsTheSlot: with a cooldown the slot stays taken after
+// the hash returns, bounding the CPU share of a password flood.
+func TestHasherCooldownHoldsTheSlot(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(TestParams, 1, WithCooldown(10))
+	// A slow hash (relative to the check below) so the cooldown is long.
+	h.params.MemoryKiB, h.params.Iterations = 8*1024, 3
+	start := time.Now()
+	if _, err := h.Hash(context.Background(), "password123"); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	ctx, cancel := context.WithTimeout(context.Background(), took) // far shorter than 10x took
+	defer cancel()
+	if _, err := h.Verify(ctx, "", "password123"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slot free right after the hash despite the cooldown: %v", err)
+	}
+	if _, err := NewHasher(TestParams, 1).Hash(context.Background(), "password123"); err != nil {
+		t.Fatal(err)
+	}
+}
