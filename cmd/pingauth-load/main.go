@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -61,14 +62,14 @@ type opts struct {
 
 func run() error {
 	var o opts
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per phase")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per phase")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per phase")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent keep-alive connections for the fast phases")
 	flag.IntVar(&o.pwConns, "password-conns", 16, "concurrent connections of the password phases (flood)")
 	flag.StringVar(&o.dbURL, "database-url", "", "PostgreSQL URL (default: SQLite in a temp dir)")
 	flag.BoolVar(&o.testHash, "test-hash-params", false, "use cheap argon2 parameters instead of OWASP")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server-mode phase")
-	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of bare / server / server-under-flood phases")
+	flag.IntVar(&o.rounds, "rounds", 7, "interleaved rounds of bare / server / server-under-flood phases")
 	flag.Parse()
 	if o.duration <= 0 || o.duration > 2*time.Minute || o.conns < 1 || o.conns > 512 || o.rounds < 1 || o.rounds > 10 {
 		return errors.New("-duration must be in (0, 2m], -conns in [1, 512], -rounds in [1, 10]")
@@ -143,7 +144,7 @@ func run() error {
 	// the machine) hits them alike; ratios are computed per round and the
 	// median is reported.
 	var bareRes, srvRes, floodRes []result
-	var mintRatios, floodRatios []float64
+	var mintRatios, floodRatios, cpuRatios []float64
 	var pw result
 	for r := range o.rounds {
 		b := load(bareReq, o.conns, o.warmup, o.duration)
@@ -169,16 +170,17 @@ func run() error {
 		wg.Wait()
 		bareRes, srvRes, floodRes = append(bareRes, b), append(srvRes, s), append(floodRes, f)
 		mintRatios = append(mintRatios, s.rps/b.rps)
+		cpuRatios = append(cpuRatios, float64(b.cpu)/float64(s.cpu))
 		floodRatios = append(floodRatios, f.rps/s.rps)
-		fmt.Printf("round %d: bare %.0f req/s, server mint %.0f req/s (%.1f%%), under password flood %.0f req/s (%.1f%%)\n",
-			r+1, b.rps, s.rps, 100*s.rps/b.rps, f.rps, 100*f.rps/s.rps)
+		fmt.Printf("round %d: bare %.0f req/s (%s CPU/req), server mint %.0f req/s (%s CPU/req; %.1f%% of bare), under password flood %.0f req/s (%.1f%%)\n",
+			r+1, b.rps, b.cpu, s.rps, s.cpu, 100*s.rps/b.rps, f.rps, 100*f.rps/s.rps)
 	}
 
 	fmt.Println()
-	fmt.Printf("| %-40s | %10s | %8s | %8s | %8s | %6s |\n", "phase (median round)", "req/s", "p50", "p99", "max", "errors")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 42), strings.Repeat("-", 12), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 8))
+	fmt.Printf("| %-40s | %10s | %9s | %9s | %9s | %11s | %6s |\n", "phase (median round)", "req/s", "p50", "p99", "max", "CPU/req", "errors")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 42), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 13), strings.Repeat("-", 8))
 	row := func(name string, r result) {
-		fmt.Printf("| %-40s | %10.0f | %8s | %8s | %8s | %6d |\n", name, r.rps, r.p50, r.p99, r.max, r.errors)
+		fmt.Printf("| %-40s | %10.0f | %9s | %9s | %9s | %11s | %6d |\n", name, r.rps, r.p50, r.p99, r.max, r.cpu.Round(100*time.Nanosecond), r.errors)
 	}
 	row("bare gin handler (constant)", median(bareRes))
 	row("server mode mint", median(srvRes))
@@ -187,6 +189,7 @@ func run() error {
 	fmt.Println()
 	fmt.Printf("server mint / bare gin          = %.1f%% median of %d rounds (target >= 60%%)\n", 100*medianF(mintRatios), o.rounds)
 	fmt.Printf("server mint under flood / alone = %.1f%% median of %d rounds (target >= 50%%)\n", 100*medianF(floodRatios), o.rounds)
+	fmt.Printf("CPU capacity ratio (bare CPU/req / mint CPU/req, client included) = %.1f%% median\n", 100*medianF(cpuRatios))
 	return nil
 }
 
@@ -277,6 +280,17 @@ type result struct {
 	rps           float64
 	p50, p99, max time.Duration
 	errors        int64
+	// cpu is the process CPU time (user+system, server and client) per
+	// measured request: robust against other load on the machine.
+	cpu time.Duration
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs conns workers for warmup (unmeasured) then d (measured).
@@ -307,10 +321,10 @@ func load(r reqSpec, conns int, warmup, d time.Duration) result {
 	}
 	time.Sleep(warmup)
 	measuring.Store(true)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	time.Sleep(d)
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	cancel()
 	wg.Wait()
 	var all []time.Duration
@@ -319,6 +333,9 @@ func load(r reqSpec, conns int, warmup, d time.Duration) result {
 	}
 	slices.Sort(all)
 	res := result{errors: errs.Load(), rps: float64(len(all)) / elapsed.Seconds()}
+	if len(all) > 0 {
+		res.cpu = cpu / time.Duration(len(all))
+	}
 	if n := len(all); n > 0 {
 		res.p50 = all[n/2].Round(time.Microsecond)
 		res.p99 = all[min(n-1, n*99/100)].Round(time.Microsecond)

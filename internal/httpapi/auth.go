@@ -205,7 +205,7 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, AuthResponse{
+	writeAuthResponse(c, AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
 		Token:     iss.Raw,
 		JWT:       "JWT " + iss.Raw,
 		ExpiresAt: iss.ExpiresAt.UTC(),

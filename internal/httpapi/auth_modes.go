@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -269,4 +271,31 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	}
 	return &bridge.ServerUser{ID: string(u.ID), Email: u.Email, Username: u.Username, Firstname: u.Firstname,
 		Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes}, nil
+}
+
+// AppendJSON appends r encoded exactly as encoding/json would encode it.
+func (r *AuthResponse) AppendJSON(b []byte) []byte {
+	b = append(b, `{"token":`...)
+	b = token.AppendJSONString(b, r.Token)
+	b = append(b, `,"jwt":`...)
+	b = token.AppendJSONString(b, r.JWT)
+	b = append(b, `,"expires_at":"`...)
+	b = r.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","expires_in":`...)
+	b = strconv.AppendInt(b, int64(r.ExpiresIn), 10)
+	b = append(b, `,"user":{"_id":`...)
+	b = token.AppendJSONString(b, r.User.ID)
+	for _, f := range [...]struct{ name, v string }{{"email", r.User.Email}, {"firstname", r.User.Firstname}, {"lastname", r.User.Lastname}} {
+		if f.v != "" {
+			b = append(b, ',', '"')
+			b = append(b, f.name...)
+			b = append(b, '"', ':')
+			b = token.AppendJSONString(b, f.v)
+		}
+	}
+	return append(b, '}', '}')
+}
+
+func writeAuthResponse(c *gin.Context, r AuthResponse) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", r.AppendJSON(make([]byte, 0, 2*len(r.Token)+256)))
 }

@@ -50,6 +50,8 @@ const (
 // modes wired, two projects of tenant "agency" and one of tenant "other".
 type modesEnv struct {
 	srv     *httptest.Server
+	handler http.Handler
+	key     string
 	db      *store.DB
 	stack   *bridge.Stack
 	users   *enduser.Repo
@@ -74,7 +76,7 @@ func (b *blockingPasswords) Authenticate(ctx context.Context, _, _, _ string) (*
 	return nil, enduser.ErrBadCredentials
 }
 
-func newModesEnv(t *testing.T, db *store.DB, passwords bridge.Passwords) *modesEnv {
+func newModesEnv(t testing.TB, db *store.DB, passwords bridge.Passwords) *modesEnv {
 	t.Helper()
 	ctx := context.Background()
 	sealed, err := secret.NewSealed(db, bytes.Repeat([]byte{7}, 32))
@@ -120,8 +122,24 @@ func newModesEnv(t *testing.T, db *store.DB, passwords bridge.Passwords) *modesE
 			c.Set("actor", "test-operator")
 		},
 	})
+	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// newModesEnvB is newModesEnv for benchmarks: project A in server mode with a key.
+func newModesEnvB(b *testing.B, db *store.DB) *modesEnv {
+	e := newModesEnv(b, db, nil)
+	ctx := context.Background()
+	if _, err := e.stack.Admin.SetModes(ctx, "bench", mProjA, []string{"server"}); err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := e.stack.Admin.CreateAPIKey(ctx, "bench", mProjA, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.key = key
 	return e
 }
 

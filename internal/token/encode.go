@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // sign is Sign's implementation. It writes the same header and claims that
@@ -89,13 +90,69 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 
 // appendMember appends `"name":<json value>,`.
 func appendMember(b []byte, name string, v any) ([]byte, error) {
-	nb, _ := json.Marshal(name)
-	b = append(b, nb...)
+	b = AppendJSONString(b, name)
 	b = append(b, ':')
+	if s, ok := v.(string); ok {
+		b = AppendJSONString(b, s)
+		return append(b, ','), nil
+	}
 	vb, err := json.Marshal(v)
 	if err != nil {
 		return b, err
 	}
 	b = append(b, vb...)
 	return append(b, ','), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string, escaping like encoding/json
+// (quotes, backslashes, control characters, <, >, &, U+2028, U+2029; invalid
+// UTF-8 becomes U+FFFD).
+func AppendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

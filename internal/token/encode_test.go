@@ -64,3 +64,13 @@ func TestSignMatchesGolangJWT(t *testing.T) {
 		t.Fatal("empty key accepted")
 	}
 }
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"", "plain", `q"b\s`, "tab\tnl\ncr\r", "\x00\x01\x1f", "<script>&", "Zoë 日本", "\u2028\u2029", "bad\xffutf8", "\xe2\x82"} {
+		want, _ := json.Marshal(in)
+		if got := string(AppendJSONString(nil, in)); got != string(want) {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
