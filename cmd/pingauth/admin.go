@@ -71,6 +71,9 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 			return nil
 		},
 	}
+	for k, fn := range c.modeCommands() { // verification modes (modes.go)
+		cmds[k] = fn
+	}
 	fn, ok := cmds[key]
 	if !ok {
 		return usageError{fmt.Sprintf("unknown command %q", strings.TrimSpace(key))}

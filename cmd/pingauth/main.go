@@ -6,6 +6,7 @@
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list               manage a project's end-users
 //	pingauth operator add|list           manage console operators and their roles
+//	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
 // Configuration comes from PINGAUTH_* environment variables (see README).
@@ -51,6 +52,7 @@ Usage:
   pingauth operator list
   pingauth migrate
   pingauth version
+` + modeUsage + `
 
 Configuration is read from the environment; see README.md.
 `

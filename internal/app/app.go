@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
@@ -38,6 +40,9 @@ type App struct {
 	// Operators are console/admin API users; RBAC is their Casbin policy.
 	Operators *operator.Repo
 	RBAC      *rbac.Authorizer
+	// Modes is the verification-mode stack (password/server/exchange bridge
+	// and its admin service); nil serves password logins only.
+	Modes *bridge.Stack
 }
 
 // Options tune Open.
@@ -46,6 +51,20 @@ type Options struct {
 	HashParams *enduser.Params
 	// Backend overrides the secret backend (tests).
 	Backend secret.Backend
+}
+
+// HashPoolSize is how many argon2id hashes run at once on procs cores when
+// PINGAUTH_HASH_WORKERS is not set: half of them (at least one), so a
+// password flood can never take every core from the server and exchange
+// modes (see README "Performance").
+func HashPoolSize(procs int) int { return max(1, procs/2) }
+
+func newHasher(cfg config.Config, params enduser.Params) *enduser.Hasher {
+	workers := cfg.Security.HashWorkers
+	if workers <= 0 {
+		workers = HashPoolSize(runtime.GOMAXPROCS(0))
+	}
+	return enduser.NewHasher(params, workers, enduser.WithCooldown(float64(cfg.Security.HashCooldownPct)/100))
 }
 
 // NewLogger builds the slog logger from config.
@@ -72,7 +91,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if opts.HashParams != nil {
 		params = *opts.HashParams
 	}
-	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
+	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log)
 	a.Operators = operator.NewRepo(db, a.Users.Hasher())
 	if a.RBAC, err = rbac.New(ctx, db); err != nil {
 		_ = db.Close()
@@ -88,6 +107,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log)
+	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend, Roles: a.RBAC})
 	return a, nil
 }
 
@@ -105,7 +125,7 @@ func openBackend(_ context.Context, cfg config.Config, db *store.DB) (secret.Bac
 
 // HTTP builds the HTTP server for the app.
 func (a *App) HTTP() *httpapi.Server {
-	srv := httpapi.New(httpapi.Deps{
+	d := httpapi.Deps{
 		Log:          a.Log,
 		Projects:     a.Projects,
 		EndUsers:     a.Users,
@@ -116,7 +136,11 @@ func (a *App) HTTP() *httpapi.Server {
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
 		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
 		Security:     a.Config.Security,
-	})
+	}
+	if a.Modes != nil {
+		d.Bridge = a.Modes.Bridge
+	}
+	srv := httpapi.New(d)
 	a.registerConsole(srv)
 	return srv
 }
@@ -124,6 +148,9 @@ func (a *App) HTTP() *httpapi.Server {
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
+	if a.Modes != nil {
+		a.Modes.Bridge.Close() // flush API key last-used writes before the DB closes
+	}
 	if c, ok := a.Backend.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}

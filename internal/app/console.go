@@ -18,6 +18,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
+		ExtraAPI: a.ModeAdminRoutes(),
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.
@@ -82,4 +83,12 @@ func (a *App) RefreshPolicy(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// ModeAdminRoutes are the verification-mode admin routes, if modes are on.
+func (a *App) ModeAdminRoutes() []httpapi.AdminRoute {
+	if a.Modes == nil {
+		return nil
+	}
+	return httpapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
 }

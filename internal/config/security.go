@@ -37,6 +37,13 @@ type Security struct {
 	MetricsToken string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. PINGAUTH_SHUTDOWN_TIMEOUT
 	ShutdownTimeout time.Duration
+	// HashWorkers is how many argon2id hashes may run at once; 0 means half
+	// the cores (at least one). PINGAUTH_HASH_WORKERS
+	HashWorkers int
+	// HashCooldownPct keeps a hashing slot idle for this percentage of the
+	// time its last hash took, capping password hashing's CPU share under a
+	// flood (0 disables). PINGAUTH_HASH_COOLDOWN_PCT
+	HashCooldownPct int
 }
 
 // securityFromEnv reads Security; get returns the trimmed value or def, dur
@@ -73,6 +80,8 @@ func securityFromEnv(get func(k, def string) string, dur func(k string, def time
 		JWTLeeway:       dur("PINGAUTH_JWT_LEEWAY", 30*time.Second),
 		MetricsToken:    get("PINGAUTH_METRICS_TOKEN", ""),
 		ShutdownTimeout: dur("PINGAUTH_SHUTDOWN_TIMEOUT", 15*time.Second),
+		HashWorkers:     int(integer("PINGAUTH_HASH_WORKERS", 0, 0, 1024)),
+		HashCooldownPct: int(integer("PINGAUTH_HASH_COOLDOWN_PCT", 50, 0, 1000)),
 	}
 	s.Lockout = ratelimit.LockoutPolicy{
 		Threshold: int(integer("PINGAUTH_LOCKOUT_THRESHOLD", 5, 0, 1000)),

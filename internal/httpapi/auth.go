@@ -169,6 +169,10 @@ func (s *Server) authPreflight(c *gin.Context) {
 }
 
 func (s *Server) authenticate(c *gin.Context) {
+	if s.d.Bridge != nil {
+		s.authenticateModes(c) // verification modes (auth_modes.go)
+		return
+	}
 	ctx := c.Request.Context()
 	p, err := s.loadProject(c)
 	if err != nil {
@@ -217,7 +221,7 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, AuthResponse{
+	writeAuthResponse(c, AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
 		Token:     iss.Raw,
 		JWT:       "JWT " + iss.Raw,
 		ExpiresAt: iss.ExpiresAt.UTC(),

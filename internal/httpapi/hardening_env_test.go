@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -45,6 +46,9 @@ func newHardEnv(t testing.TB, db *store.DB, extra map[string]string) *hardEnv {
 	a := &app.App{Config: cfg, DB: db, Projects: project.NewRepo(db), Backend: sealed}
 	a.Users = enduser.NewRepo(db, enduser.NewHasher(enduser.TestParams, 0), nil)
 	a.Secrets = secret.NewCache(secret.NewManager(db, sealed, auditNop{}, time.Hour), time.Minute, nil)
+	// The production wiring: /auth goes through the verification-mode bridge.
+	a.Modes = bridge.NewStack(db, a.Projects, a.Users, auditNop{}, bridge.StackOptions{CacheTTL: time.Minute, Secrets: sealed})
+	t.Cleanup(a.Modes.Bridge.Close)
 	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}

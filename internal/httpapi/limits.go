@@ -9,9 +9,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/ratelimit"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Route patterns the hardening middleware dispatches on.
@@ -47,10 +50,16 @@ func (s *Server) harden() {
 	if s.d.EndUsers != nil {
 		s.d.EndUsers = guardedUsers{EndUsers: s.d.EndUsers, guard: h.authGuard}
 	}
+	if s.d.Bridge != nil {
+		s.d.Bridge = guardedBridge{Bridge: s.d.Bridge, guard: h.authGuard}
+	}
 	if sec.Metrics {
 		h.metrics = newMetrics(h)
 		if s.d.Projects != nil {
 			s.d.Projects = knownProjects{Projects: s.d.Projects, known: h.metrics.known}
+		}
+		if s.d.Bridge != nil {
+			s.d.Bridge = knownBridge{Bridge: s.d.Bridge, known: h.metrics.known}
 		}
 		s.engine.Use(h.metrics.observe)
 		s.engine.GET("/metrics", h.metrics.serve(sec.MetricsToken))
@@ -127,6 +136,46 @@ func (g guardedUsers) Authenticate(ctx context.Context, projectID, login, passwo
 		g.guard.Fail(projectID, login)
 	}
 	return u, err
+}
+
+// guardedBridge applies the same per project+login bucket and lockout to the
+// password mode of the verification bridge; server and exchange modes are
+// not password checks and pass straight through.
+type guardedBridge struct {
+	Bridge
+	guard *ratelimit.Guard
+}
+
+func (g guardedBridge) Authenticate(ctx context.Context, p *project.Project, req bridge.Request) (token.Identity, error) {
+	if req.Mode != mapping.ModePassword {
+		return g.Bridge.Authenticate(ctx, p, req)
+	}
+	if err := g.guard.Begin("", p.ID, req.Login); err != nil {
+		return token.Identity{}, err
+	}
+	id, err := g.Bridge.Authenticate(ctx, p, req)
+	switch {
+	case err == nil:
+		g.guard.Succeed(p.ID, req.Login)
+	case errors.Is(err, apperr.ErrUnauthorized):
+		g.guard.Fail(p.ID, req.Login)
+	}
+	return id, err
+}
+
+// knownBridge marks projects found on the server-mode fast path as known
+// for metrics labels (that path does not go through Deps.Projects).
+type knownBridge struct {
+	Bridge
+	known *knownSet
+}
+
+func (k knownBridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
+	p, err := k.Bridge.CachedProject(ctx, id)
+	if err == nil {
+		k.known.add(p.ID)
+	}
+	return p, err
 }
 
 // knownProjects remembers which project ids exist, so metrics can label by

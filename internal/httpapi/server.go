@@ -59,6 +59,9 @@ type Deps struct {
 	// Security configures limits, trusted proxies, JWT leeway and metrics
 	// (limits.go, metrics.go, verify.go). The zero value disables limits and metrics.
 	Security config.Security
+	// Bridge enables the verification modes (password, server, exchange) on
+	// /auth; nil keeps the password-only behaviour.
+	Bridge Bridge
 }
 
 // Server holds the routes.

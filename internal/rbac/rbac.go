@@ -295,6 +295,9 @@ func (a *Authorizer) EndUserMayAuthenticate(_ context.Context, projectID string,
 	if len(allowed) == 0 {
 		return true
 	}
+	if slices.Contains(allowed, "*") && len(roles) > 0 { // "*": any user holding some role
+		return true
+	}
 	for _, r := range roles {
 		if slices.Contains(allowed, r) {
 			return true

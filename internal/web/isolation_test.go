@@ -14,7 +14,7 @@ import (
 // consoleRoutes returns the access table of the running console.
 func consoleRoutes(t *testing.T, e *env) []web.Route {
 	t.Helper()
-	c, err := web.New(web.Deps{Projects: e.a.Projects, Operators: e.a.Operators, RBAC: e.a.RBAC})
+	c, err := web.New(web.Deps{Projects: e.a.Projects, Operators: e.a.Operators, RBAC: e.a.RBAC, ExtraAPI: e.a.ModeAdminRoutes()})
 	if err != nil {
 		t.Fatal(err)
 	}

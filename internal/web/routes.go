@@ -59,7 +59,7 @@ func (c *Console) routes() []Route {
 	pj := func(m, p, o, a string, h gin.HandlerFunc) Route {
 		return Route{Method: m, Path: p, Scope: ScopeProject, Obj: o, Act: a, handler: h}
 	}
-	return []Route{
+	routes := []Route{
 		// Console pages.
 		pub(get, "/", func(g *gin.Context) { g.Redirect(http.StatusFound, "/console/") }),
 		pub(get, "/console", func(g *gin.Context) { g.Redirect(http.StatusFound, "/console/") }),
@@ -132,4 +132,19 @@ func (c *Console) routes() []Route {
 		pj(post, "/api/v1/projects/:projectId/users/:userId/password", eu, W, c.apiUserPassword),
 		pj(get, "/api/v1/projects/:projectId/audit", aud, R, c.apiProjectAudit),
 	}
+	for _, r := range c.d.ExtraAPI {
+		// API keys are credentials: managed like the shared secret (rotate
+		// right); modes, mapping, IdP and role rules are project settings.
+		obj, act := mp, R
+		switch {
+		case r.Credential && r.Write:
+			obj, act = sec, Rot
+		case r.Credential:
+			obj = sec
+		case r.Write:
+			act = W
+		}
+		routes = append(routes, pj(r.Method, r.Path, obj, act, r.Handler))
+	}
+	return routes
 }

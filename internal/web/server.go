@@ -40,6 +40,10 @@ type Deps struct {
 	DefaultTTL   time.Duration
 	// WidgetScript is the widget loader URL shown in snippets ("" shows a placeholder).
 	WidgetScript string
+	// ExtraAPI are project-scoped admin API routes served by other packages
+	// (verification modes: API keys, modes, mapping, IdP, role rules); they go
+	// through the same access table and guard as every other route.
+	ExtraAPI []httpapi.AdminRoute
 	// LoginGuard rate-limits operator logins and locks out repeated failures.
 	LoginGuard LoginGuard
 	// PageSecurity sets the security headers of console pages (not the JSON API).
@@ -126,6 +130,16 @@ func (c *Console) Register(e *gin.Engine) {
 		}
 		e.Handle(r.Method, r.Path, c.guard, r.handler)
 	}
+}
+
+// ActorOf names the signed-in operator of a guarded request for audit events.
+func ActorOf(g *gin.Context) string {
+	if o, ok := g.Get(ctxOperator); ok {
+		if op, ok := o.(*operator.Operator); ok && op != nil {
+			return op.Email
+		}
+	}
+	return "api"
 }
 
 // operatorOf returns the signed-in operator of a guarded request.
