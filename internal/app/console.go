@@ -18,7 +18,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
-		ExtraAPI: a.ModeAdminRoutes(),
+		ExtraAPI: a.ModeAdminRoutes(), ProjectChanged: a.projectChanged,
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.
@@ -91,4 +91,11 @@ func (a *App) ModeAdminRoutes() []httpapi.AdminRoute {
 		return nil
 	}
 	return httpapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
+}
+
+// projectChanged drops cached copies of a project row after an update.
+func (a *App) projectChanged(projectID string) {
+	if a.Modes != nil {
+		a.Modes.Bridge.InvalidateProject(projectID)
+	}
 }

@@ -50,6 +50,7 @@ func (c *Console) updateProject(g *gin.Context, p *project.Project) error {
 	if err := c.d.Projects.Update(g.Request.Context(), p); err != nil {
 		return err
 	}
+	c.d.ProjectChanged(p.ID)
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.update", Target: p.ID,
 		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds, "status": p.Status}})
 	return nil
@@ -66,6 +67,7 @@ func (c *Console) deleteProject(g *gin.Context, p *project.Project) error {
 	if err := c.d.Projects.Delete(ctx, p.ID); err != nil {
 		return err
 	}
+	c.d.ProjectChanged(p.ID)
 	_ = c.d.RBAC.SetEndUserRoles(ctx, p.TenantID, p.ID, nil)
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.delete", Target: p.ID})
 	return nil

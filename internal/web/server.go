@@ -44,6 +44,9 @@ type Deps struct {
 	// (verification modes: API keys, modes, mapping, IdP, role rules); they go
 	// through the same access table and guard as every other route.
 	ExtraAPI []httpapi.AdminRoute
+	// ProjectChanged is told of every project update or deletion so caches of
+	// project rows (the server-mode fast path) drop them at once.
+	ProjectChanged func(projectID string)
 	// LoginGuard rate-limits operator logins and locks out repeated failures.
 	LoginGuard LoginGuard
 	// PageSecurity sets the security headers of console pages (not the JSON API).
@@ -101,6 +104,9 @@ func New(d Deps) (*Console, error) {
 	}
 	if d.LoginGuard == nil {
 		d.LoginGuard = noGuard{}
+	}
+	if d.ProjectChanged == nil {
+		d.ProjectChanged = func(string) {}
 	}
 	c := &Console{d: d}
 	if u, err := url.Parse(d.PublicURL); err == nil && u.Scheme == "https" {
