@@ -18,7 +18,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
-		ExtraAPI: a.ModeAdminRoutes(), ProjectChanged: a.projectChanged,
+		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.
@@ -91,6 +91,14 @@ func (a *App) ModeAdminRoutes() []httpapi.AdminRoute {
 		return nil
 	}
 	return httpapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
+}
+
+// ModesAdmin is the console's verification-mode admin service (nil if modes are off).
+func (a *App) ModesAdmin() web.ModesAdmin {
+	if a.Modes == nil {
+		return nil
+	}
+	return a.Modes.Admin
 }
 
 // projectChanged drops cached copies of a project row after an update.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,7 +224,48 @@ func TestBrowserTutorialFlow(t *testing.T) {
 		chromedp.WaitVisible(css("#new-project-acme")),
 		shot("11-dashboard"),
 	)
-	for _, action := range []string{"tenant.create", "project.create", "secret.create", "enduser.create"} {
+
+	// Server mode from the console: enable it, create an API key (shown once),
+	// then the site's backend mints with that key over plain HTTP.
+	run("enable server mode",
+		chromedp.Navigate(e.url+"/console/projects/"+projectID),
+		chromedp.Click(css("#methods-link")),
+		chromedp.WaitVisible(css("#modes-form")),
+		chromedp.Click(css("#mode-server")),
+		chromedp.Click(css("#modes-save")),
+		chromedp.WaitVisible(css(".flash.ok")),
+	)
+	run("create API key",
+		chromedp.SendKeys(css("#key-name"), "shop-backend"),
+		chromedp.Click(css("#key-create")),
+		chromedp.WaitVisible(css("#new-key")),
+		shot("12-apikey-once"),
+	)
+	apiKey := strings.TrimSpace(get("read API key", chromedp.Text(css("#new-key"))))
+	run("back to sign-in methods",
+		chromedp.Click(css("#back-to-methods")),
+		chromedp.WaitVisible(css("#keys")),
+		shot("13-sign-in-methods"),
+	)
+	if keysHTML := get("keys table", chromedp.OuterHTML(css("#keys"))); !strings.Contains(keysHTML, "shop-backend") || strings.Contains(keysHTML, apiKey) {
+		t.Fatalf("key list lacks the new key or shows its value: %s", trim([]byte(keysHTML)))
+	}
+	st, minted := mint(t, e, projectID, apiKey, `{"user":{"id":"backend-42","email":"b42@example.com","firstname":"Bea"}}`)
+	if st != http.StatusOK {
+		t.Fatalf("server-mode mint with the console's key: %d %v", st, minted)
+	}
+	serverClaims := verifyWidgetToken(t, projectID, secretValue, minted)
+	if serverClaims["_id"] != "backend-42" || serverClaims["firstname"] != "Bea" {
+		t.Errorf("server-mode claims = %v", serverClaims)
+	}
+	run("project snippets",
+		chromedp.Navigate(e.url+"/console/projects/"+projectID),
+		chromedp.WaitVisible(css("#snippet-server")),
+		shot("14-project-with-server-mode"),
+	)
+	run("audit again", chromedp.Navigate(e.url+"/console/audit"), chromedp.WaitVisible(css("#audit")))
+	auditHTML = get("audit table", chromedp.OuterHTML(css("#audit")))
+	for _, action := range []string{"tenant.create", "project.create", "secret.create", "enduser.create", "modes.set", "apikey.create"} {
 		if !strings.Contains(auditHTML, action) {
 			t.Errorf("audit log lacks %s", action)
 		}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // consoleRoutes returns the access table of the running console.
 func consoleRoutes(t *testing.T, e *env) []web.Route {
 	t.Helper()
-	c, err := web.New(web.Deps{Projects: e.a.Projects, Operators: e.a.Operators, RBAC: e.a.RBAC, ExtraAPI: e.a.ModeAdminRoutes()})
+	c, err := web.New(web.Deps{Projects: e.a.Projects, Operators: e.a.Operators, RBAC: e.a.RBAC, ExtraAPI: e.a.ModeAdminRoutes(), Modes: e.a.ModesAdmin()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,11 @@ func TestTenantIsolation(t *testing.T) {
 			opA := e.login("op@alpha.example")
 			root := e.login("root@ops.example")
 
-			bParams := map[string]string{"tenantId": "bravo", "projectId": pb.ID, "userId": ub.ID, "operatorId": bAdmin.ID, "file": "console.css", "tokenId": "tok_x"}
+			kb, _, err := e.a.Modes.Admin.CreateAPIKey(context.Background(), "test", pb.ID, "bravo-backend")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bParams := map[string]string{"tenantId": "bravo", "projectId": pb.ID, "userId": ub.ID, "operatorId": bAdmin.ID, "file": "console.css", "tokenId": "tok_x", "keyId": kb.ID}
 			routes := consoleRoutes(t, e)
 			for _, who := range []*client{adminA, opA} {
 				for _, r := range routes {
@@ -108,6 +113,13 @@ func TestTenantIsolation(t *testing.T) {
 						}
 					}
 				}
+			}
+			// Nothing of tenant B changed: its API key is still active, its modes untouched.
+			if ks, err := e.a.Modes.Admin.ListAPIKeys(context.Background(), pb.ID); err != nil || len(ks) != 1 || !ks[0].Active() {
+				t.Errorf("tenant B API keys after the attempts: %+v %v", ks, err)
+			}
+			if ms, err := e.a.Modes.Admin.Modes(context.Background(), pb.ID); err != nil || len(ms) != 1 || ms[0] != "password" {
+				t.Errorf("tenant B modes after the attempts: %v %v", ms, err)
 			}
 			// Audit filter by a tenant-B project is refused too.
 			for _, p := range []string{"/api/v1/audit?project_id=" + pb.ID, "/console/audit?project_id=" + pb.ID} {

@@ -16,11 +16,7 @@ import (
 // once (its cached project row is invalidated).
 func TestServerModeThroughAdminAPIAndProjectDisable(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, store.SQLite)
-	e.tenant("acme")
-	e.project("acme", "shop1")
-	e.operator("admin@acme.example", rbac.RoleTenantAdmin, "acme")
-	c := e.login("admin@acme.example")
+	e, c := acmeShop(t, store.SQLite, "admin@acme.example", rbac.RoleTenantAdmin)
 	if res, body := c.do("PUT", "/api/v1/projects/shop1/secret", map[string]any{"secret": "pingstreams-shared-secret-0123"}); res.StatusCode != 200 {
 		t.Fatalf("put secret: %d %s", res.StatusCode, body)
 	}
@@ -37,24 +33,17 @@ func TestServerModeThroughAdminAPIAndProjectDisable(t *testing.T) {
 	if err := json.Unmarshal(body, &created); err != nil || !strings.HasPrefix(created.Key, "pa_live_") {
 		t.Fatalf("key response %s", body)
 	}
-	mint := func() int {
-		req, _ := http.NewRequest("POST", e.url+"/auth/shop1", strings.NewReader(`{"user":{"id":"u-1","email":"u1@example.com"}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+created.Key)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
-		return r.StatusCode
+	mintNow := func() int {
+		st, _ := mint(t, e, "shop1", created.Key, serverUser)
+		return st
 	}
-	if got := mint(); got != 200 {
+	if got := mintNow(); got != 200 {
 		t.Fatalf("server-mode mint: %d", got)
 	}
 	if res, body := c.do("PUT", "/api/v1/projects/shop1", map[string]any{"status": "disabled"}); res.StatusCode != 200 {
 		t.Fatalf("disable: %d %s", res.StatusCode, body)
 	}
-	if got := mint(); got != http.StatusForbidden {
+	if got := mintNow(); got != http.StatusForbidden {
 		t.Fatalf("mint right after disabling the project: %d, want 403", got)
 	}
 	// The key list never shows the key itself.

@@ -17,6 +17,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -30,7 +31,7 @@ type pages struct {
 	static http.Handler
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -57,7 +58,7 @@ func loadPages() (*pages, error) {
 	}
 	p := &pages{t: map[string]*template.Template{}}
 	for _, n := range pageNames {
-		t, err := template.New("").Funcs(funcs).ParseFS(assets.Console, "templates/layout.html", "templates/"+n+".html")
+		t, err := template.New("").Funcs(funcs).ParseFS(assets.Console, "templates/layout.html", "templates/partials.html", "templates/"+n+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", n, err)
 		}
@@ -111,19 +112,24 @@ type errorPage struct {
 }
 
 var flashes = map[string]string{
-	"tenant":   "Tenant created.",
-	"created":  "Project created. Next: set its shared secret below.",
-	"saved":    "Project saved.",
-	"deleted":  "Project deleted.",
-	"pasted":   "Shared secret stored as a new version.",
-	"user":     "End-user added.",
-	"enabled":  "End-user enabled.",
-	"disabled": "End-user disabled.",
-	"password": "Password reset.",
-	"mapping":  "End-user role rules saved.",
-	"member":   "Operator role granted.",
-	"removed":  "Operator removed from the tenant.",
-	"operator": "Operator saved.",
+	"tenant":      "Tenant created.",
+	"created":     "Project created. Next: set its shared secret below.",
+	"saved":       "Project saved.",
+	"deleted":     "Project deleted.",
+	"pasted":      "Shared secret stored as a new version.",
+	"user":        "End-user added.",
+	"enabled":     "End-user enabled.",
+	"disabled":    "End-user disabled.",
+	"password":    "Password reset.",
+	"mapping":     "End-user role rules saved.",
+	"member":      "Operator role granted.",
+	"removed":     "Operator removed from the tenant.",
+	"operator":    "Operator saved.",
+	"modes":       "Verification modes saved.",
+	"claims":      "Identity mapping saved.",
+	"idp":         "Identity provider saved.",
+	"idp_deleted": "Identity provider removed.",
+	"key_revoked": "API key revoked.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -251,17 +257,9 @@ func readProjectForm(g *gin.Context) (projectForm, *project.Project, error) {
 		TTL: strings.TrimSpace(g.PostForm("ttl")), Status: g.PostForm("status"), Aud: strings.TrimSpace(g.PostForm("audience_base"))}
 	p := &project.Project{ID: f.ID, Name: f.Name, Status: f.Status, AudienceBase: f.Aud}
 	p.AllowedOrigins = splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Origins), "\n")
-	d, err := time.ParseDuration(f.TTL)
-	if err != nil {
-		if n, err2 := strconv.Atoi(f.TTL); err2 == nil {
-			d, err = time.Duration(n)*time.Second, nil
-		}
-	}
-	if err != nil {
-		return f, p, apperr.Invalid("ttl", "token lifetime %q must look like 15m, 1h or a number of seconds", truncate(f.TTL, 20))
-	}
-	p.TokenTTLSeconds = int(d.Seconds())
-	return f, p, nil
+	ttl, err := parseSeconds("ttl", f.TTL, "token lifetime")
+	p.TokenTTLSeconds = ttl
+	return f, p, err
 }
 
 func (c *Console) projectCreate(g *gin.Context) {
@@ -336,8 +334,11 @@ type projectPage struct {
 	ExampleURL   string
 	Secret       secretSummary
 	Snippet      string
+	Snippets     []snippet
+	Modes        []string
 	Mapping      string
 	CanEdit      bool
+	CanMethods   bool
 	CanRotate    bool
 	CanUsers     bool
 	CanMapping   bool
@@ -354,9 +355,18 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 		return nil, err
 	}
 	authURL := c.d.PublicURL + "/auth/" + p.ID
+	modes := []string{mapping.ModePassword}
+	if c.d.Modes != nil {
+		if modes, err = c.d.Modes.Modes(g.Request.Context(), p.ID); err != nil {
+			return nil, err
+		}
+	}
 	return &projectPage{
 		P: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
-		Snippet:    widgetSnippet(p.ID, authURL, c.d.WidgetScript),
+		Snippet:    pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword),
+		Snippets:   c.modeSnippets(p, authURL, modes, ""),
+		Modes:      modes,
+		CanMethods: c.d.Modes != nil && c.can(g, p.TenantID, rbac.ObjMapping, rbac.ActRead),
 		Mapping:    strings.Join(c.d.RBAC.EndUserRoles(p.ID), ", "),
 		CanEdit:    c.can(g, p.TenantID, rbac.ObjProject, rbac.ActWrite),
 		CanRotate:  c.can(g, p.TenantID, rbac.ObjSecret, rbac.ActRotate),
@@ -452,36 +462,6 @@ func (c *Console) mappingUpdate(g *gin.Context) {
 		return
 	}
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "mapping")
-}
-
-// widgetSnippet is the code an operator pastes into their site.
-func widgetSnippet(projectID, authURL, widgetScript string) string {
-	loader := "<!-- then load the Pingstreams widget script as usual, e.g. -->\n<!-- <script async src=\"https://…/launch.js\"></script> -->"
-	if widgetScript != "" {
-		loader = fmt.Sprintf("<script async src=%q></script>", widgetScript)
-	}
-	return fmt.Sprintf(`<script>
-  // Widget settings: autoStart false so the widget waits for the sign-in.
-  window.tiledeskSettings = { projectid: %q, autoStart: false };
-</script>
-%s
-<script>
-  // Call with the visitor's credentials (e.g. from your login form).
-  async function pingauthSignIn(email, password) {
-    const r = await fetch(%q, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email: email, password: password })
-    });
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.error.message);
-    // body.jwt is the ready "JWT <token>" form the widget expects.
-    window.Tiledesk("signInWithCustomToken", body.jwt);
-  }
-  window.Tiledesk("onAuthStateChanged", function (e) {
-    if (e.detail && e.detail.isLogged) window.Tiledesk("show");
-  });
-</script>`, projectID, loader, authURL)
 }
 
 // --- end-users ---

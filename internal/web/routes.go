@@ -132,6 +132,19 @@ func (c *Console) routes() []Route {
 		pj(post, "/api/v1/projects/:projectId/users/:userId/password", eu, W, c.apiUserPassword),
 		pj(get, "/api/v1/projects/:projectId/audit", aud, R, c.apiProjectAudit),
 	}
+	if c.d.Modes != nil {
+		// Sign-in methods page: API keys are credentials (like the shared
+		// secret), modes, mapping and IdP project settings — as in the API below.
+		routes = append(routes,
+			pj(get, "/console/projects/:projectId/methods", mp, R, c.methodsPage),
+			pj(post, "/console/projects/:projectId/methods/modes", mp, W, c.modesUpdate),
+			pj(post, "/console/projects/:projectId/methods/mapping", mp, W, c.claimsUpdate),
+			pj(post, "/console/projects/:projectId/methods/idp", mp, W, c.idpUpdate),
+			pj(post, "/console/projects/:projectId/methods/idp/delete", mp, W, c.idpDelete),
+			pj(post, "/console/projects/:projectId/methods/apikeys", sec, Rot, c.apiKeyCreate),
+			pj(post, "/console/projects/:projectId/methods/apikeys/:keyId/revoke", sec, Rot, c.apiKeyRevoke),
+		)
+	}
 	for _, r := range c.d.ExtraAPI {
 		// API keys are credentials: managed like the shared secret (rotate
 		// right); modes, mapping, IdP and role rules are project settings.

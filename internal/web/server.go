@@ -44,6 +44,9 @@ type Deps struct {
 	// (verification modes: API keys, modes, mapping, IdP, role rules); they go
 	// through the same access table and guard as every other route.
 	ExtraAPI []httpapi.AdminRoute
+	// Modes backs the console's "Sign-in methods" page (nil: the page and its
+	// routes are absent and projects show only the password snippet).
+	Modes ModesAdmin
 	// ProjectChanged is told of every project update or deletion so caches of
 	// project rows (the server-mode fast path) drop them at once.
 	ProjectChanged func(projectID string)
