@@ -51,7 +51,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn("/metrics is served without PINGAUTH_METRICS_TOKEN; block it at the proxy or set a token")
 	}
 	log.Info("pingauth listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"database", string(a.DB.Dialect), "secret_backend", a.Backend.Name())
+		"database", string(a.DB.Dialect), "key_store", a.Backend.Name())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
