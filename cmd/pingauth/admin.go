@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
@@ -39,7 +40,7 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	// CLI output is for humans; keep library logs quiet unless they are warnings.
-	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(logging.Redact(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return app.Open(ctx, cfg, log, app.Options{HashParams: c.hashParams})
 }
 
@@ -63,7 +64,15 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		"secret versions": c.secretVersions,
 		"user add":        c.userAdd,
 		"user list":       c.userList,
-		"migrate ":        func(context.Context, *app.App, []string) error { fmt.Fprintln(c.stdout, "migrations applied"); return nil },
+		"operator add":    c.operatorAdd,
+		"operator list":   c.operatorList,
+		"migrate ": func(context.Context, *app.App, []string) error {
+			fmt.Fprintln(c.stdout, "migrations applied")
+			return nil
+		},
+	}
+	for k, fn := range c.modeCommands() { // verification modes (modes.go)
+		cmds[k] = fn
 	}
 	fn, ok := cmds[key]
 	if !ok {

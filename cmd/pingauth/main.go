@@ -5,6 +5,8 @@
 //	pingauth project add|list|show       manage Pingstreams projects
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list               manage a project's end-users
+//	pingauth operator add|list           manage console operators and their roles
+//	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
 // Configuration comes from PINGAUTH_* environment variables (see README).
@@ -46,8 +48,11 @@ Usage:
   pingauth secret versions -project PROJECT_ID
   pingauth user add -project PROJECT_ID -email EMAIL [-password-stdin] [-firstname F] [-lastname L] [-external-id ID] [-attr k=v]... [-role R]...
   pingauth user list -project PROJECT_ID [-search TEXT]
+  pingauth operator add -email EMAIL -role platform-admin|tenant-admin|tenant-operator [-tenant ID] -password-stdin
+  pingauth operator list
   pingauth migrate
   pingauth version
+` + modeUsage + `
 
 Configuration is read from the environment; see README.md.
 `

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/app"
@@ -24,11 +25,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := app.NewLogger(cfg, c.stderr)
-	a, err := app.Open(ctx, cfg, log, app.Options{})
+	a, err := app.Open(ctx, cfg, log, app.Options{HashParams: c.hashParams})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if err := c.bootstrapAdmin(ctx, a, log); err != nil {
+		return err
+	}
+	go a.RefreshPolicy(ctx, 30*time.Second)
 
 	srv := &http.Server{
 		Handler:           a.HTTP(),
@@ -42,8 +47,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	if cfg.Security.Metrics && cfg.Security.MetricsToken == "" && strings.HasPrefix(cfg.PublicURL, "https://") {
+		log.Warn("/metrics is served without PINGAUTH_METRICS_TOKEN; block it at the proxy or set a token")
+	}
 	log.Info("pingauth listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"database", string(a.DB.Dialect), "secret_backend", a.Backend.Name())
+		"database", string(a.DB.Dialect), "key_store", a.Backend.Name())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -52,7 +60,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Security.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -9,13 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/logging"
+	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -32,6 +37,12 @@ type App struct {
 	// Secrets is the cached SecretStore; use it for every read and write so
 	// the cache is invalidated on rotation.
 	Secrets *secret.Cache
+	// Operators are console/admin API users; RBAC is their Casbin policy.
+	Operators *operator.Repo
+	RBAC      *rbac.Authorizer
+	// Modes is the verification-mode stack (password/server/exchange bridge
+	// and its admin service); nil serves password logins only.
+	Modes *bridge.Stack
 }
 
 // Options tune Open.
@@ -42,15 +53,29 @@ type Options struct {
 	Backend secret.Backend
 }
 
+// HashPoolSize is how many argon2id hashes run at once on procs cores when
+// PINGAUTH_HASH_WORKERS is not set: half of them (at least one), so a
+// password flood can never take every core from the server and exchange
+// modes (see README "Performance").
+func HashPoolSize(procs int) int { return max(1, procs/2) }
+
+func newHasher(cfg config.Config, params enduser.Params) *enduser.Hasher {
+	workers := cfg.Security.HashWorkers
+	if workers <= 0 {
+		workers = HashPoolSize(runtime.GOMAXPROCS(0))
+	}
+	return enduser.NewHasher(params, workers, enduser.WithCooldown(float64(cfg.Security.HashCooldownPct)/100))
+}
+
 // NewLogger builds the slog logger from config.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
 	ho := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, ho))
+		return slog.New(logging.Redact(slog.NewTextHandler(w, ho)))
 	}
-	return slog.New(slog.NewJSONHandler(w, ho))
+	return slog.New(logging.Redact(slog.NewJSONHandler(w, ho))) // secrets never reach the output
 }
 
 // Open connects storage and secret backend.
@@ -66,7 +91,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if opts.HashParams != nil {
 		params = *opts.HashParams
 	}
-	a.Users = enduser.NewRepo(db, enduser.NewHasher(params, 0), log)
+	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log)
+	a.Operators = operator.NewRepo(db, a.Users.Hasher())
+	if a.RBAC, err = rbac.New(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	a.Backend = opts.Backend
 	if a.Backend == nil {
 		a.Backend, err = openBackend(ctx, cfg, db, log)
@@ -77,6 +107,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log)
+	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend, Roles: a.RBAC})
 	return a, nil
 }
 
@@ -100,7 +131,7 @@ func openBackend(ctx context.Context, cfg config.Config, db *store.DB, log *slog
 
 // HTTP builds the HTTP server for the app.
 func (a *App) HTTP() *httpapi.Server {
-	return httpapi.New(httpapi.Deps{
+	d := httpapi.Deps{
 		Log:          a.Log,
 		Projects:     a.Projects,
 		EndUsers:     a.Users,
@@ -109,7 +140,15 @@ func (a *App) HTTP() *httpapi.Server {
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
-	})
+		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
+		Security:     a.Config.Security,
+	}
+	if a.Modes != nil {
+		d.Bridge = a.Modes.Bridge
+	}
+	srv := httpapi.New(d)
+	a.registerConsole(srv)
+	return srv
 }
 
 // Close releases resources.
@@ -117,6 +156,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.Secrets != nil {
 		errs = append(errs, a.Secrets.Close()) // waits for background refreshes
+	}
+	if a.Modes != nil {
+		a.Modes.Bridge.Close() // flush API key last-used writes before the DB closes
 	}
 	if c, ok := a.Backend.(io.Closer); ok {
 		errs = append(errs, c.Close())

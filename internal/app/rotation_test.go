@@ -27,8 +27,8 @@ import (
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
-// openApp wires the app from environment-style config, as `pingauth serve` does.
-func openApp(t *testing.T, env map[string]string) *app.App {
+// openAppFromEnv wires the app from environment-style config, as `pingauth serve` does.
+func openAppFromEnv(t *testing.T, env map[string]string) *app.App {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -129,7 +129,7 @@ func TestAuthSignsWithNewSecretAfterRotation(t *testing.T) {
 						env[k] = v
 					}
 				}
-				a := openApp(t, env)
+				a := openAppFromEnv(t, env)
 				if a.Backend.Name() != b.backend {
 					t.Fatalf("backend %q, want %q", a.Backend.Name(), b.backend)
 				}

@@ -29,9 +29,11 @@ type Config struct {
 	SecretGrace    time.Duration // PINGAUTH_SECRET_GRACE: how long a rotated-out secret still verifies
 	SecretCacheTTL time.Duration // PINGAUTH_SECRET_CACHE_TTL
 	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
+	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	Vault          Vault
+	Security       Security // security.go
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -86,6 +88,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		SecretGrace:    dur("PINGAUTH_SECRET_GRACE", 24*time.Hour),
 		SecretCacheTTL: dur("PINGAUTH_SECRET_CACHE_TTL", 5*time.Minute),
 		WidgetScript:   get("PINGAUTH_WIDGET_SCRIPT", "https://widget.tiledesk.com/v6/launch.js"),
+		CacheTTL:       dur("PINGAUTH_CACHE_TTL", 10*time.Second),
 		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),
 		LogFormat:      get("PINGAUTH_LOG_FORMAT", "json"),
 		Vault: Vault{
@@ -143,5 +146,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "host=") {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
 	}
+	sec, secErrs := securityFromEnv(get, dur)
+	c.Security, errs = sec, append(errs, secErrs...)
 	return c, errors.Join(errs...)
 }

@@ -23,14 +23,16 @@ func TestDefaults(t *testing.T) {
 func TestValidationNamesTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
-		"PINGAUTH_TOKEN_TTL":      {"PINGAUTH_TOKEN_TTL": "1s"},
-		"PINGAUTH_SECRET_GRACE":   {"PINGAUTH_SECRET_GRACE": "soon"},
-		"PINGAUTH_AUDIENCE_BASE":  {"PINGAUTH_AUDIENCE_BASE": "tiledesk.com"},
-		"PINGAUTH_SECRET_BACKEND": {"PINGAUTH_SECRET_BACKEND": "s3"},
-		"VAULT_ADDR":              {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_TOKEN": "x"},
-		"VAULT_TOKEN":             {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
-		"PINGAUTH_LOG_FORMAT":     {"PINGAUTH_LOG_FORMAT": "xml"},
-		"PINGAUTH_DATABASE_URL":   {"PINGAUTH_DATABASE_URL": "mysql://x"},
+		"PINGAUTH_TOKEN_TTL":         {"PINGAUTH_TOKEN_TTL": "1s"},
+		"PINGAUTH_SECRET_GRACE":      {"PINGAUTH_SECRET_GRACE": "soon"},
+		"PINGAUTH_AUDIENCE_BASE":     {"PINGAUTH_AUDIENCE_BASE": "tiledesk.com"},
+		"PINGAUTH_SECRET_BACKEND":    {"PINGAUTH_SECRET_BACKEND": "s3"},
+		"VAULT_ADDR":                 {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_TOKEN": "x"},
+		"VAULT_TOKEN":                {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
+		"PINGAUTH_LOG_FORMAT":        {"PINGAUTH_LOG_FORMAT": "xml"},
+		"PINGAUTH_DATABASE_URL":      {"PINGAUTH_DATABASE_URL": "mysql://x"},
+		"PINGAUTH_HASH_WORKERS":      {"PINGAUTH_HASH_WORKERS": "-1"},
+		"PINGAUTH_HASH_COOLDOWN_PCT": {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -38,17 +39,36 @@ var ErrMismatch = errors.New("password mismatch")
 // cannot starve the rest of the process; it also verifies bcrypt hashes
 // imported from other systems (and reports them as needing a rehash).
 type Hasher struct {
-	params Params
-	slots  chan struct{}
-	dummy  string
+	params   Params
+	slots    chan struct{}
+	dummy    string
+	cooldown float64
+}
+
+// HasherOption tunes a Hasher.
+type HasherOption func(*Hasher)
+
+// WithCooldown keeps a pool slot busy for f times the duration of each hash
+// after it finished (the caller is not delayed). It caps the share of CPU a
+// flood of password logins can take: with cooldown f, each slot hashes at
+// most 1/(1+f) of the time, leaving the rest to other work.
+func WithCooldown(f float64) HasherOption {
+	return func(h *Hasher) {
+		if f > 0 && f <= 10 {
+			h.cooldown = f
+		}
+	}
 }
 
 // NewHasher returns a Hasher with the given parameters and pool size (<= 0: GOMAXPROCS).
-func NewHasher(p Params, poolSize int) *Hasher {
+func NewHasher(p Params, poolSize int, opts ...HasherOption) *Hasher {
 	if poolSize <= 0 {
 		poolSize = runtime.GOMAXPROCS(0)
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, poolSize)}
+	for _, o := range opts {
+		o(h)
+	}
 	h.dummy = h.hashNow("pingauth-dummy-password-for-timing")
 	return h
 }
@@ -67,12 +87,21 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// releaseAfter frees the slot taken at start, after the cooldown if any.
+func (h *Hasher) releaseAfter(start time.Time) {
+	if h.cooldown <= 0 {
+		h.release()
+		return
+	}
+	time.AfterFunc(time.Duration(float64(time.Since(start))*h.cooldown), h.release)
+}
+
 // Hash returns the PHC-encoded argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.releaseAfter(time.Now())
 	return h.hashNow(password), nil
 }
 
@@ -94,7 +123,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	defer h.release()
+	defer h.releaseAfter(time.Now())
 	if encoded == "" {
 		_, _ = verifyArgon2(h.dummy, password)
 		return false, ErrMismatch

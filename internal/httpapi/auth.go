@@ -54,6 +54,9 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
+		if isMaxBytes(err) { // limits.go: global http.MaxBytesReader
+			return req, apperr.TooLarge("request body too large")
+		}
 		return req, apperr.Invalid("body", "could not read request body")
 	}
 	if int64(len(data)) > limit {
@@ -95,7 +98,7 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	if len(req.Email) > 254 || len(req.Username) > 128 || len(req.Password) > enduser.MaxPasswordLen {
 		return req, apperr.Invalid("body", "field too long")
 	}
-	return req, nil
+	return req, checkAuthFields(req) // input.go
 }
 
 func truncate(s string, n int) string {
@@ -166,6 +169,10 @@ func (s *Server) authPreflight(c *gin.Context) {
 }
 
 func (s *Server) authenticate(c *gin.Context) {
+	if s.d.Bridge != nil {
+		s.authenticateModes(c) // verification modes (auth_modes.go)
+		return
+	}
 	ctx := c.Request.Context()
 	p, err := s.loadProject(c)
 	if err != nil {
@@ -214,7 +221,7 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, AuthResponse{
+	writeAuthResponse(c, AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
 		Token:     iss.Raw,
 		JWT:       "JWT " + iss.Raw,
 		ExpiresAt: iss.ExpiresAt.UTC(),

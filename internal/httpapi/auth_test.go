@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
@@ -54,6 +55,9 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	a.Audit = nil
 	mgr := secret.NewManager(db, sealed, auditNop{}, time.Hour)
 	a.Secrets = secret.NewCache(mgr, time.Minute, nil)
+	// The production wiring: /auth goes through the verification-mode bridge.
+	a.Modes = bridge.NewStack(db, a.Projects, a.Users, auditNop{}, bridge.StackOptions{CacheTTL: time.Minute, Secrets: sealed})
+	t.Cleanup(a.Modes.Bridge.Close)
 	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}

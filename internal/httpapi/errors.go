@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/store"
 )
 
 // ErrorBody is the JSON shape of every error response.
@@ -22,6 +23,8 @@ type ErrorDetail struct {
 	Message   string `json:"message"`
 	Field     string `json:"field,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// RetryAfter (seconds) accompanies 429 responses, like the Retry-After header.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Status maps an error to its HTTP status and machine-readable code. This is
@@ -30,7 +33,7 @@ func Status(err error) (int, string) {
 	switch {
 	case errors.Is(err, apperr.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, apperr.ErrTooLarge):
+	case errors.Is(err, apperr.ErrTooLarge), isMaxBytes(err):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, apperr.ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized"
@@ -42,7 +45,7 @@ func Status(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, apperr.ErrRateLimited):
 		return http.StatusTooManyRequests, "rate_limited"
-	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), store.IsUnavailable(err):
 		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, context.Canceled):
 		return 499, "canceled"
@@ -74,5 +77,12 @@ func WriteError(c *gin.Context, log *slog.Logger, err error) {
 		log.ErrorContext(c.Request.Context(), "request failed", "request_id", rid, "status", status, "error", err.Error())
 	}
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg, Field: field, RequestID: rid}})
+	detail := ErrorDetail{Code: code, Message: msg, Field: field, RequestID: rid}
+	reason := code
+	if r, ok := apperr.RetryOf(err); ok { // limits.go: 429 with Retry-After
+		c.Header("Retry-After", r.Header())
+		detail.RetryAfter, reason = r.Seconds(), r.Reason
+	}
+	c.Set(errorReasonKey, reason) // metrics.go: failures by reason
+	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }

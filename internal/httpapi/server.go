@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -55,6 +56,12 @@ type Deps struct {
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	Now          func() time.Time
+	// Security configures limits, trusted proxies, JWT leeway and metrics
+	// (limits.go, metrics.go, verify.go). The zero value disables limits and metrics.
+	Security config.Security
+	// Bridge enables the verification modes (password, server, exchange) on
+	// /auth; nil keeps the password-only behaviour.
+	Bridge Bridge
 }
 
 // Server holds the routes.
@@ -62,6 +69,7 @@ type Server struct {
 	d          Deps
 	selfOrigin string
 	engine     *gin.Engine
+	hard       *hardening // limits.go
 }
 
 // New builds the router.
@@ -87,12 +95,14 @@ func New(d Deps) *Server {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: RequestID(c)}})
 	})
 	s := &Server{d: d, engine: e, selfOrigin: originOf(d.PublicURL)}
+	s.harden() // limits.go: trusted proxies, body/rate limits, metrics; before any route
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	auth := e.Group("/auth/:projectId")
 	auth.OPTIONS("", s.authPreflight)
 	auth.POST("", s.authenticate)
-	e.GET("/example/:projectId", s.example)
+	auth.POST("/verify", s.verify) // verify.go
+	e.GET("/example/:projectId", s.exampleHeaders(), s.example)
 	return s
 }
 

@@ -62,7 +62,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	)
 	if opts.DatabaseURL != "" {
 		dialect = Postgres
-		gdb, err = gorm.Open(postgres.Open(opts.DatabaseURL), gcfg)
+		gdb, err = gorm.Open(postgres.Open(withConnectTimeout(opts.DatabaseURL)), gcfg) // dsn.go
 	} else {
 		dialect = SQLite
 		path := opts.SQLitePath
@@ -86,6 +86,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	if err := registerClassifier(gdb); err != nil { // errors.go: outages -> apperr.ErrUnavailable
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {

@@ -5,8 +5,6 @@
 package token
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -59,47 +57,7 @@ type Issued struct {
 
 // Sign returns an HS256 token for id, valid for ttl, for the given audience.
 func Sign(audience string, key Key, id Identity, ttl time.Duration, now time.Time) (Issued, error) {
-	if id.ID == "" {
-		return Issued{}, errors.New("token: identity has no _id")
-	}
-	if len(key.Value) == 0 {
-		return Issued{}, errors.New("token: empty signing key")
-	}
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return Issued{}, err
-	}
-	jti := hex.EncodeToString(rnd[:])
-	iat := now.Truncate(time.Second)
-	exp := iat.Add(ttl)
-	claims := jwt.MapClaims{}
-	for k, v := range id.Attributes {
-		if !reserved[k] {
-			claims[k] = v
-		}
-	}
-	claims["_id"] = id.ID
-	claims["sub"] = Subject
-	claims["aud"] = audience
-	claims["iat"] = iat.Unix()
-	claims["exp"] = exp.Unix()
-	claims["jti"] = jti
-	if id.Firstname != "" {
-		claims["firstname"] = id.Firstname
-	}
-	if id.Lastname != "" {
-		claims["lastname"] = id.Lastname
-	}
-	if id.Email != "" {
-		claims["email"] = id.Email
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["kid"] = key.KeyID()
-	raw, err := t.SignedString(key.Value)
-	if err != nil {
-		return Issued{}, fmt.Errorf("token: sign: %w", err)
-	}
-	return Issued{Raw: raw, ID: jti, IssuedAt: iat, ExpiresAt: exp}, nil
+	return sign(audience, key, id, ttl, now) // encode.go
 }
 
 // VerifyOptions configure Verify.

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/web"
+)
+
+// registerConsole adds the operator console and the admin API to srv.
+func (a *App) registerConsole(srv *httpapi.Server) {
+	c, err := web.New(web.Deps{
+		Log: a.Log, Projects: a.Projects, Users: a.Users, Secrets: a.Secrets, Audit: a.Audit,
+		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
+		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
+		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
+		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
+	})
+	if err != nil {
+		// Templates are embedded in the binary: failing here is a build defect.
+		panic(fmt.Sprintf("console templates: %v", err))
+	}
+	c.Register(srv.Engine())
+}
+
+// AddOperator creates an operator with a role ("*" tenant for platform-admin).
+func (a *App) AddOperator(ctx context.Context, actor, email, password, role, tenant string) error {
+	if err := rbac.ValidateAssignment(tenant, role); err != nil {
+		return err
+	}
+	if tenant != rbac.AllTenants {
+		if _, err := a.Projects.GetTenant(ctx, tenant); err != nil {
+			return err
+		}
+	}
+	o, err := a.Operators.Create(ctx, email, "", password)
+	if err != nil {
+		return err
+	}
+	if err := a.RBAC.Assign(ctx, o.ID, tenant, role); err != nil {
+		return err
+	}
+	tid := tenant
+	if tid == rbac.AllTenants {
+		tid = ""
+	}
+	_ = a.Audit.Record(ctx, audit.Event{Actor: actor, TenantID: tid, Action: "operator.create", Target: o.Email, Details: map[string]any{"role": role}})
+	return nil
+}
+
+// BootstrapAdmin creates a platform-admin when no operator exists yet; it
+// reports whether it did. The password is never logged.
+func (a *App) BootstrapAdmin(ctx context.Context, email, password string) (bool, error) {
+	n, err := a.Operators.Count(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if err := a.AddOperator(ctx, "bootstrap", email, password, rbac.RolePlatformAdmin, rbac.AllTenants); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RefreshPolicy reloads the access policy every interval until ctx ends, so
+// role changes made by the CLI or another instance take effect.
+func (a *App) RefreshPolicy(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.RBAC.Reload(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("policy reload failed", "error", err.Error())
+			}
+		}
+	}
+}
+
+// ModeAdminRoutes are the verification-mode admin routes, if modes are on.
+func (a *App) ModeAdminRoutes() []httpapi.AdminRoute {
+	if a.Modes == nil {
+		return nil
+	}
+	return httpapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
+}
+
+// ModesAdmin is the console's verification-mode admin service (nil if modes are off).
+func (a *App) ModesAdmin() web.ModesAdmin {
+	if a.Modes == nil {
+		return nil
+	}
+	return a.Modes.Admin
+}
+
+// projectChanged drops cached copies of a project row after an update.
+func (a *App) projectChanged(projectID string) {
+	if a.Modes != nil {
+		a.Modes.Bridge.InvalidateProject(projectID)
+	}
+}

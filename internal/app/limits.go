@@ -1,0 +1,18 @@
+package app
+
+import (
+	"github.com/pingstreams/pingauth/internal/config"
+	"github.com/pingstreams/pingauth/internal/ratelimit"
+)
+
+// ConsoleLoginGuard builds the abuse protection for operator console logins
+// from PINGAUTH_RATE_LOGIN_IP, PINGAUTH_RATE_LOGIN_USER and
+// PINGAUTH_LOCKOUT_*. Build it once per process and share it:
+//
+//	guard := app.ConsoleLoginGuard(cfg)
+//	if err := guard.Begin(c.ClientIP(), "console", email); err != nil { ...429... }
+//	if authErr != nil { guard.Fail("console", email) } else { guard.Succeed("console", email) }
+func ConsoleLoginGuard(cfg config.Config) *ratelimit.Guard {
+	s := cfg.Security
+	return ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: s.LoginPerIP, PerLogin: s.LoginPerUser, Lockout: s.Lockout, MaxKeys: s.RateMaxKeys})
+}

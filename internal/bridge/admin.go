@@ -1,0 +1,312 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pingstreams/pingauth/internal/apikey"
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/idp"
+	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/store"
+)
+
+// Auditor records audit events (*audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// Admin changes verification settings: API keys, modes, mapping, overrides,
+// IdP and role rules. Every change is audited (never with secret values) and
+// invalidates this process's caches at once. Both the CLI and the JSON admin
+// API go through it.
+type Admin struct {
+	projects Projects
+	keys     *apikey.Verifier
+	idp      *idp.Verifier
+	settings *mapping.Cache
+	gate     RoleRules
+	bridge   *Bridge
+	audit    Auditor
+}
+
+// Stack is everything the verification modes need, wired together.
+type Stack struct {
+	Bridge *Bridge
+	Admin  *Admin
+}
+
+// StackOptions tune NewStack.
+type StackOptions struct {
+	// CacheTTL bounds how stale a cached setting, API key or project may be
+	// when changed by another process (in-process changes apply at once).
+	CacheTTL time.Duration
+	// JWKS tunes the IdP key cache (tests shorten MinRefetch).
+	JWKS    idp.JWKSOptions
+	Log     *slog.Logger
+	Secrets idp.SecretBackend
+	// Roles is the end-user role policy (internal/rbac); nil disables role rules.
+	Roles RoleRules
+}
+
+// NewStack wires the bridge and its admin service over db.
+func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor, o StackOptions) *Stack {
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = 10 * time.Second
+	}
+	if o.JWKS.Client == nil {
+		o.JWKS.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if o.JWKS.Log == nil {
+		o.JWKS.Log = o.Log
+	}
+	repo := mapping.NewRepo(db)
+	keys := apikey.NewVerifier(apikey.NewRepo(db), o.CacheTTL, o.Log)
+	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets), idp.NewJWKSCache(o.JWKS), o.CacheTTL, nil)
+	settings := mapping.NewCache(repo, o.CacheTTL)
+	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL})
+	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor}}
+}
+
+func (a *Admin) project(ctx context.Context, projectID string) (*project.Project, error) {
+	return a.projects.Get(ctx, projectID)
+}
+
+func (a *Admin) record(ctx context.Context, actor string, p *project.Project, action, target string, details map[string]any) error {
+	if a.audit == nil {
+		return nil
+	}
+	return a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: p.TenantID, ProjectID: p.ID, Action: action, Target: target, Details: details})
+}
+
+// CreateAPIKey makes a key; the returned value is shown once and never stored.
+func (a *Admin) CreateAPIKey(ctx context.Context, actor, projectID, name string) (*apikey.Key, string, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, "", err
+	}
+	k, full, err := a.keys.Repo().Create(ctx, p.ID, name, actor)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := a.record(ctx, actor, p, "apikey.create", k.ID, map[string]any{"name": k.Name}); err != nil {
+		return nil, "", err
+	}
+	return k, full, nil
+}
+
+// ListAPIKeys lists a project's keys (never their values).
+func (a *Admin) ListAPIKeys(ctx context.Context, projectID string) ([]apikey.Key, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return a.keys.Repo().List(ctx, p.ID)
+}
+
+// RevokeAPIKey revokes a key at once in this process (others within the cache TTL).
+func (a *Admin) RevokeAPIKey(ctx context.Context, actor, projectID, keyID string) (*apikey.Key, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.keys.Revoke(ctx, p.ID, keyID, actor)
+	if err != nil {
+		return nil, err
+	}
+	return k, a.record(ctx, actor, p, "apikey.revoke", k.ID, map[string]any{"name": k.Name})
+}
+
+// Modes returns a project's enabled verification modes.
+func (a *Admin) Modes(ctx context.Context, projectID string) ([]string, error) {
+	if _, err := a.project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	return a.settings.Repo().Modes(ctx, projectID)
+}
+
+// SetModes replaces a project's enabled verification modes.
+func (a *Admin) SetModes(ctx context.Context, actor, projectID string, modes []string) ([]string, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	before, _ := a.settings.Repo().Modes(ctx, p.ID)
+	out, err := a.settings.Repo().SetModes(ctx, p.ID, modes, actor)
+	if err != nil {
+		return nil, err
+	}
+	a.settings.Invalidate(p.ID)
+	return out, a.record(ctx, actor, p, "modes.set", p.ID, map[string]any{"from": before, "to": out})
+}
+
+// Mapping returns a project's mapping (the default when never set).
+func (a *Admin) Mapping(ctx context.Context, projectID string) (*mapping.Mapping, error) {
+	if _, err := a.project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	return a.settings.Repo().Mapping(ctx, projectID)
+}
+
+// SetMapping replaces a project's mapping.
+func (a *Admin) SetMapping(ctx context.Context, actor string, m *mapping.Mapping) error {
+	p, err := a.project(ctx, m.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := a.settings.Repo().SetMapping(ctx, m, actor); err != nil {
+		return err
+	}
+	a.settings.Invalidate(p.ID)
+	return a.record(ctx, actor, p, "mapping.set", p.ID, map[string]any{
+		"id_claim": m.IDClaim, "prefix": m.Prefix, "attributes": m.Attributes,
+		"firstname_claim": m.FirstnameClaim, "lastname_claim": m.LastnameClaim, "email_claim": m.EmailClaim, "roles_claim": m.RolesClaim,
+	})
+}
+
+// Overrides lists a project's per-user overrides and blocks.
+func (a *Admin) Overrides(ctx context.Context, projectID string) ([]mapping.Override, error) {
+	if _, err := a.project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	return a.settings.Repo().Overrides(ctx, projectID)
+}
+
+// PutOverride creates or replaces an override (or block).
+func (a *Admin) PutOverride(ctx context.Context, actor string, o *mapping.Override) error {
+	p, err := a.project(ctx, o.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := a.settings.Repo().PutOverride(ctx, o, actor); err != nil {
+		return err
+	}
+	a.settings.Invalidate(p.ID)
+	keys := make([]string, 0, len(o.Attributes))
+	for k := range o.Attributes {
+		keys = append(keys, k)
+	}
+	return a.record(ctx, actor, p, "mapping.override.set", o.ExternalID, map[string]any{"blocked": o.Blocked, "force_id": o.ForceID, "attribute_names": keys})
+}
+
+// DeleteOverride removes an override (unblocks).
+func (a *Admin) DeleteOverride(ctx context.Context, actor, projectID, externalID string) error {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	if err := a.settings.Repo().DeleteOverride(ctx, p.ID, externalID); err != nil {
+		return err
+	}
+	a.settings.Invalidate(p.ID)
+	return a.record(ctx, actor, p, "mapping.override.delete", externalID, nil)
+}
+
+// IdP returns a project's issuer config.
+func (a *Admin) IdP(ctx context.Context, projectID string) (*idp.Config, error) {
+	if _, err := a.project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	return a.idp.Repo().Get(ctx, projectID)
+}
+
+// SetIdP stores a project's issuer config; hsSecret (nil: keep) goes to the secret backend.
+func (a *Admin) SetIdP(ctx context.Context, actor string, c *idp.Config, hsSecret []byte) error {
+	p, err := a.project(ctx, c.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := a.idp.Put(ctx, c, hsSecret, actor); err != nil {
+		return err
+	}
+	return a.record(ctx, actor, p, "idp.set", c.Issuer, map[string]any{
+		"issuer": c.Issuer, "jwks_url": c.JWKSURL, "audiences": c.Audiences, "algorithms": c.Algorithms,
+		"leeway_seconds": c.LeewaySeconds, "hs_secret_changed": hsSecret != nil, "hs_secret_version": c.HSSecretVersion,
+	})
+}
+
+// DeleteIdP removes a project's issuer config and HS secret.
+func (a *Admin) DeleteIdP(ctx context.Context, actor, projectID string) error {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	if err := a.idp.Delete(ctx, p.ID); err != nil {
+		return err
+	}
+	return a.record(ctx, actor, p, "idp.delete", p.ID, nil)
+}
+
+// roleRules returns the policy or a clear error when none is configured.
+func (a *Admin) roleRules() (RoleRules, error) {
+	if a.gate == nil {
+		return nil, apperr.Unavailable("end-user role rules are not configured", nil)
+	}
+	return a.gate, nil
+}
+
+// RoleRules lists the roles allowed to authenticate (empty: everyone).
+func (a *Admin) RoleRules(ctx context.Context, projectID string) ([]mapping.RoleRule, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := a.roleRules()
+	if err != nil {
+		return nil, err
+	}
+	out := []mapping.RoleRule{}
+	for _, r := range rr.EndUserRoles(p.ID) {
+		out = append(out, mapping.RoleRule{ProjectID: p.ID, Role: r})
+	}
+	return out, nil
+}
+
+// AllowRole lets end-users with role authenticate to the project (idempotent).
+func (a *Admin) AllowRole(ctx context.Context, actor, projectID, role string) (*mapping.RoleRule, error) {
+	role = strings.TrimSpace(role)
+	if err := mapping.ValidateRole(role); err != nil {
+		return nil, err
+	}
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := a.roleRules()
+	if err != nil {
+		return nil, err
+	}
+	roles := rr.EndUserRoles(p.ID)
+	if !slices.Contains(roles, role) {
+		if err := rr.SetEndUserRoles(ctx, p.TenantID, p.ID, append(roles, role)); err != nil {
+			return nil, err
+		}
+	}
+	return &mapping.RoleRule{ProjectID: p.ID, Role: role}, a.record(ctx, actor, p, "role.allow", role, nil)
+}
+
+// RemoveRole deletes a role rule.
+func (a *Admin) RemoveRole(ctx context.Context, actor, projectID, role string) error {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	rr, err := a.roleRules()
+	if err != nil {
+		return err
+	}
+	roles := rr.EndUserRoles(p.ID)
+	if !slices.Contains(roles, role) {
+		return apperr.NotFound("no rule for role %q", role)
+	}
+	if err := rr.SetEndUserRoles(ctx, p.TenantID, p.ID, slices.DeleteFunc(roles, func(r string) bool { return r == role })); err != nil {
+		return err
+	}
+	return a.record(ctx, actor, p, "role.remove", role, nil)
+}

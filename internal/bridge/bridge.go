@@ -1,0 +1,208 @@
+// Package bridge is the end-user identity bridge behind POST /auth/<projectId>:
+// it takes whatever the site uses to prove its visitor's identity (a password,
+// the site backend's API key plus an asserted user, or a token from the site's
+// own IdP), checks that the mode is enabled for the project, verifies it,
+// maps the identity with the project's mapping rules, applies per-user
+// overrides and blocks, asks the role gate, and returns the token identity.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/pingstreams/pingauth/internal/apikey"
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/idp"
+	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/token"
+)
+
+// RoleRules is the Casbin policy deciding which end-user roles may
+// authenticate to which project (internal/rbac.Authorizer: stored in
+// casbin_rule with the operators' policies). No rule: everyone may.
+type RoleRules interface {
+	EndUserMayAuthenticate(ctx context.Context, projectID string, roles []string) bool
+	EndUserRoles(projectID string) []string
+	SetEndUserRoles(ctx context.Context, tenant, projectID string, roles []string) error
+}
+
+// Passwords verifies password logins (enduser.Repo).
+type Passwords interface {
+	Authenticate(ctx context.Context, projectID, login, password string) (*enduser.User, error)
+}
+
+// Projects loads projects (project.Repo).
+type Projects interface {
+	Get(ctx context.Context, id string) (*project.Project, error)
+}
+
+// ServerUser is the identity a site backend asserts in server mode.
+type ServerUser struct {
+	ID         string         `json:"id"`
+	Email      string         `json:"email,omitempty"`
+	Username   string         `json:"username,omitempty"`
+	Firstname  string         `json:"firstname,omitempty"`
+	Lastname   string         `json:"lastname,omitempty"`
+	Roles      []string       `json:"roles,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// Request is one decoded authentication request.
+type Request struct {
+	Mode string // mapping.ModePassword | ModeServer | ModeExchange
+	// password
+	Login, Password string
+	// server
+	APIKey string
+	User   *ServerUser
+	// exchange
+	Token string
+}
+
+// Bridge verifies identities. Create it with New.
+type Bridge struct {
+	projects Projects
+	users    Passwords
+	keys     *apikey.Verifier
+	idp      *idp.Verifier
+	settings *mapping.Cache
+	gate     RoleRules
+	log      *slog.Logger
+	ttl      time.Duration
+	now      func() time.Time
+
+	pmu   sync.RWMutex
+	projs map[string]projEntry
+	pg    singleflight.Group
+}
+
+type projEntry struct {
+	p       *project.Project
+	fetched time.Time
+}
+
+// Deps are a Bridge's collaborators.
+type Deps struct {
+	Projects Projects
+	Users    Passwords
+	Keys     *apikey.Verifier
+	IdP      *idp.Verifier
+	Settings *mapping.Cache
+	Gate     RoleRules
+	Log      *slog.Logger
+	// CacheTTL bounds how long the server-mode fast path caches a project row.
+	CacheTTL time.Duration
+}
+
+// New returns a Bridge.
+func New(d Deps) *Bridge {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
+		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: map[string]projEntry{}}
+}
+
+// CachedProject returns the project from a short-lived cache. The server-mode
+// fast path uses it (a project disabled in another process takes effect
+// within the cache TTL); other modes read the project from the database.
+func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
+	b.pmu.RLock()
+	e, ok := b.projs[id]
+	b.pmu.RUnlock()
+	if ok && b.now().Sub(e.fetched) < b.ttl {
+		return e.p, nil
+	}
+	v, err, _ := b.pg.Do(id, func() (any, error) {
+		p, err := b.projects.Get(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return nil, err
+		}
+		b.pmu.Lock()
+		if len(b.projs) > 10_000 {
+			b.projs = map[string]projEntry{}
+		}
+		b.projs[id] = projEntry{p: p, fetched: b.now()}
+		b.pmu.Unlock()
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*project.Project), nil
+}
+
+// InvalidateProject drops a cached project row.
+func (b *Bridge) InvalidateProject(id string) {
+	b.pmu.Lock()
+	delete(b.projs, id)
+	b.pmu.Unlock()
+	b.pg.Forget(id)
+}
+
+// Authenticate verifies req for project p and returns the token identity.
+func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Request) (token.Identity, error) {
+	s, err := b.settings.Get(ctx, p.ID)
+	if err != nil {
+		return token.Identity{}, err
+	}
+	if !s.Allows(req.Mode) {
+		return token.Identity{}, apperr.Forbidden("verification mode " + req.Mode + " is not enabled for this project")
+	}
+	var doc mapping.Doc
+	switch req.Mode {
+	case mapping.ModeServer:
+		if _, err := b.keys.Verify(ctx, p.ID, req.APIKey); err != nil {
+			return token.Identity{}, err
+		}
+		if req.User == nil {
+			return token.Identity{}, apperr.Invalid("user", "server mode needs a user object: {\"user\":{\"id\":\"...\"}}")
+		}
+		u := req.User
+		doc = mapping.UserDoc(u.ID, u.Email, u.Username, u.Firstname, u.Lastname, u.Roles, u.Attributes)
+	case mapping.ModeExchange:
+		claims, err := b.idp.Verify(ctx, p.ID, req.Token)
+		if err != nil {
+			return token.Identity{}, err
+		}
+		doc = mapping.Doc(claims)
+	case mapping.ModePassword:
+		u, err := b.users.Authenticate(ctx, p.ID, req.Login, req.Password)
+		if err != nil {
+			return token.Identity{}, err
+		}
+		doc = mapping.EndUserDoc(u)
+	default:
+		return token.Identity{}, apperr.Invalid("mode", "unknown verification mode")
+	}
+	res, err := s.Mapping.Apply(doc)
+	if err != nil {
+		var ae *apperr.Error
+		if req.Mode == mapping.ModeServer && errors.As(err, &ae) {
+			// The site backend's own assertion lacks the id: a request error.
+			return token.Identity{}, apperr.Invalid("user", "%s", ae.Message)
+		}
+		return token.Identity{}, err
+	}
+	if err := mapping.ApplyOverride(&res, s.Overrides[res.ExternalID]); err != nil {
+		return token.Identity{}, err
+	}
+	if b.gate != nil && !b.gate.EndUserMayAuthenticate(ctx, p.ID, res.Roles) {
+		return token.Identity{}, apperr.Forbidden("this user's role may not sign in to this project")
+	}
+	return res.Identity, nil
+}
+
+// Close waits for background writes (API key last-used times).
+func (b *Bridge) Close() {
+	if b.keys != nil {
+		b.keys.Close()
+	}
+}

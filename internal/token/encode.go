@@ -1,0 +1,158 @@
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// sign is Sign's implementation. It writes the same header and claims that
+// jwt.NewWithClaims(jwt.SigningMethodHS256, claims) + SignedString would, but
+// encodes them directly (no map of claims, no reflection over it): minting
+// is the server mode's hot path. token_test.go and pinning tests verify the
+// result with golang-jwt.
+func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Time) (Issued, error) {
+	if id.ID == "" {
+		return Issued{}, errors.New("token: identity has no _id")
+	}
+	if len(key.Value) == 0 {
+		return Issued{}, errors.New("token: empty signing key")
+	}
+	var rnd [16]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return Issued{}, err
+	}
+	jti := hex.EncodeToString(rnd[:])
+	iat := now.Truncate(time.Second)
+	exp := iat.Add(ttl)
+
+	payload := make([]byte, 0, 256)
+	payload = append(payload, '{')
+	var err error
+	if len(id.Attributes) > 0 {
+		names := make([]string, 0, len(id.Attributes))
+		for k := range id.Attributes {
+			if !reserved[k] {
+				names = append(names, k)
+			}
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			if payload, err = appendMember(payload, k, id.Attributes[k]); err != nil {
+				return Issued{}, fmt.Errorf("token: attribute %q: %w", k, err)
+			}
+		}
+	}
+	payload, _ = appendMember(payload, "_id", id.ID)
+	payload, _ = appendMember(payload, "aud", audience)
+	if id.Email != "" {
+		payload, _ = appendMember(payload, "email", id.Email)
+	}
+	payload = append(payload, `"exp":`...)
+	payload = strconv.AppendInt(payload, exp.Unix(), 10)
+	payload = append(payload, ',')
+	if id.Firstname != "" {
+		payload, _ = appendMember(payload, "firstname", id.Firstname)
+	}
+	payload = append(payload, `"iat":`...)
+	payload = strconv.AppendInt(payload, iat.Unix(), 10)
+	payload = append(payload, ',')
+	payload, _ = appendMember(payload, "jti", jti)
+	if id.Lastname != "" {
+		payload, _ = appendMember(payload, "lastname", id.Lastname)
+	}
+	payload, _ = appendMember(payload, "sub", Subject)
+	payload[len(payload)-1] = '}' // replace the trailing comma
+
+	header := `{"alg":"HS256","kid":` + strconv.Quote(key.KeyID()) + `,"typ":"JWT"}`
+	enc := base64.RawURLEncoding
+	hl, pl := enc.EncodedLen(len(header)), enc.EncodedLen(len(payload))
+	out := make([]byte, hl+1+pl, hl+1+pl+1+enc.EncodedLen(sha256.Size))
+	enc.Encode(out, []byte(header))
+	out[hl] = '.'
+	enc.Encode(out[hl+1:], payload)
+	mac := hmac.New(sha256.New, key.Value)
+	mac.Write(out)
+	var sum [sha256.Size]byte
+	out = append(out, '.')
+	out = enc.AppendEncode(out, mac.Sum(sum[:0]))
+	return Issued{Raw: string(out), ID: jti, IssuedAt: iat, ExpiresAt: exp}, nil
+}
+
+// appendMember appends `"name":<json value>,`.
+func appendMember(b []byte, name string, v any) ([]byte, error) {
+	b = AppendJSONString(b, name)
+	b = append(b, ':')
+	if s, ok := v.(string); ok {
+		b = AppendJSONString(b, s)
+		return append(b, ','), nil
+	}
+	vb, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, vb...)
+	return append(b, ','), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string, escaping like encoding/json
+// (quotes, backslashes, control characters, <, >, &, U+2028, U+2029; invalid
+// UTF-8 becomes U+FFFD).
+func AppendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

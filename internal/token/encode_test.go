@@ -1,0 +1,76 @@
+package token
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestSignMatchesGolangJWT: the direct encoder produces the claims golang-jwt
+// would (same names and values), with a header pinned to HS256 and the kid.
+func TestSignMatchesGolangJWT(t *testing.T) {
+	t.Parallel()
+	key := Key{Version: 3, Value: []byte("0123456789abcdef0123456789abcdef")}
+	now := time.Unix(1_800_000_000, 500)
+	for _, id := range []Identity{
+		{ID: "42"},
+		{ID: `we"ird\ id <&>`, Firstname: "Zoë", Lastname: "O'Brien", Email: "z@example.com",
+			Attributes: map[string]any{"plan": "gold", "n": 3.5, "tags": []any{"a", "b"}, "obj": map[string]any{"k": true}, "sub": "forged", "_id": "forged", "aud": "x", "exp": 1}},
+	} {
+		iss, err := Sign("https://tiledesk.com/projects/p1", key, id, 10*time.Minute, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := Verify(iss.Raw, VerifyOptions{Audience: "https://tiledesk.com/projects/p1", Keys: []Key{key}, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatalf("golang-jwt rejects the token: %v", err)
+		}
+		want := jwt.MapClaims{"_id": id.ID, "sub": Subject, "aud": "https://tiledesk.com/projects/p1", "iat": float64(1_800_000_000),
+			"exp": float64(1_800_000_600), "jti": iss.ID}
+		for k, v := range id.Attributes {
+			if !IsReserved(k) {
+				want[k] = v
+			}
+		}
+		for k, v := range map[string]string{"firstname": id.Firstname, "lastname": id.Lastname, "email": id.Email} {
+			if v != "" {
+				want[k] = v
+			}
+		}
+		if !reflect.DeepEqual(claims, want) {
+			t.Fatalf("claims\n got %v\nwant %v", claims, want)
+		}
+		hb, _ := base64.RawURLEncoding.DecodeString(strings.Split(iss.Raw, ".")[0])
+		var hdr map[string]any
+		if err := json.Unmarshal(hb, &hdr); err != nil || hdr["alg"] != "HS256" || hdr["kid"] != "v3" || hdr["typ"] != "JWT" || len(hdr) != 3 {
+			t.Fatalf("header %s", hb)
+		}
+		if !iss.ExpiresAt.Equal(time.Unix(1_800_000_600, 0)) || len(iss.ID) != 32 {
+			t.Fatalf("issued %+v", iss)
+		}
+	}
+	if _, err := Sign("a", key, Identity{ID: "x", Attributes: map[string]any{"bad": make(chan int)}}, time.Minute, now); err == nil {
+		t.Fatal("unencodable attribute accepted")
+	}
+	if _, err := Sign("a", key, Identity{}, time.Minute, now); err == nil {
+		t.Fatal("empty _id accepted")
+	}
+	if _, err := Sign("a", Key{Version: 1}, Identity{ID: "x"}, time.Minute, now); err == nil {
+		t.Fatal("empty key accepted")
+	}
+}
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"", "plain", `q"b\s`, "tab\tnl\ncr\r", "\x00\x01\x1f", "<script>&", "Zoë 日本", "\u2028\u2029", "bad\xffutf8", "\xe2\x82"} {
+		want, _ := json.Marshal(in)
+		if got := string(AppendJSONString(nil, in)); got != string(want) {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

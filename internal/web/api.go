@@ -1,0 +1,718 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
+	assets "github.com/pingstreams/pingauth/web"
+)
+
+// bind decodes a JSON body strictly (unknown fields and trailing data are errors).
+func bind(g *gin.Context, v any) error {
+	mt, _, _ := mime.ParseMediaType(g.GetHeader("Content-Type"))
+	if mt != "application/json" {
+		return apperr.Invalid("content-type", "content type must be application/json")
+	}
+	data, err := io.ReadAll(io.LimitReader(g.Request.Body, maxFormBytes+1))
+	if err != nil {
+		return apperr.Invalid("body", "could not read request body")
+	}
+	if len(data) > maxFormBytes {
+		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apperr.Invalid("body", "invalid JSON body: %s", truncate(err.Error(), 120))
+	}
+	if dec.More() {
+		return apperr.Invalid("body", "unexpected data after JSON object")
+	}
+	return nil
+}
+
+func (c *Console) ok(g *gin.Context, status int, v any) { g.JSON(status, v) }
+
+func (c *Console) openapi(g *gin.Context) {
+	g.Header("Cache-Control", "public, max-age=300")
+	g.Data(http.StatusOK, "application/yaml; charset=utf-8", assets.OpenAPI)
+}
+
+// --- session ---
+
+func (c *Console) apiLogin(g *gin.Context) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	o, raw, err := c.login(g, in.Email, in.Password)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"operator": o, "csrf_token": operator.CSRFToken(raw), "roles": c.d.RBAC.Assignments(o.ID)})
+}
+
+func (c *Console) apiLogout(g *gin.Context) {
+	c.endSession(g)
+	g.Status(http.StatusNoContent)
+}
+
+func (c *Console) apiMe(g *gin.Context) {
+	o := operatorOf(g)
+	out := gin.H{"operator": o, "roles": c.d.RBAC.Assignments(o.ID)}
+	if raw := g.GetString(ctxSessionRaw); raw != "" {
+		out["csrf_token"] = operator.CSRFToken(raw)
+	}
+	c.ok(g, http.StatusOK, out)
+}
+
+func (c *Console) apiTokens(g *gin.Context) {
+	ts, err := c.d.Operators.ListTokens(g.Request.Context(), operatorOf(g).ID)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"tokens": ts})
+}
+
+func (c *Console) apiTokenCreate(g *gin.Context) {
+	var in struct {
+		Name       string `json:"name"`
+		TTLSeconds int    `json:"ttl_seconds"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	raw, t, err := c.d.Operators.NewToken(g.Request.Context(), operatorOf(g).ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.record(g, audit.Event{Action: "operator.token_create", Target: t.ID, Details: map[string]any{"name": t.Name}})
+	c.ok(g, http.StatusCreated, gin.H{"token": t, "value": raw})
+}
+
+func (c *Console) apiTokenDelete(g *gin.Context) {
+	if err := c.d.Operators.DeleteToken(g.Request.Context(), operatorOf(g).ID, g.Param("tokenId")); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.record(g, audit.Event{Action: "operator.token_delete", Target: g.Param("tokenId")})
+	g.Status(http.StatusNoContent)
+}
+
+// --- tenants ---
+
+func (c *Console) apiTenants(g *gin.Context) {
+	ts, err := c.d.Projects.ListTenants(g.Request.Context(), c.scope(g))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"tenants": ts})
+}
+
+func (c *Console) apiTenantCreate(g *gin.Context) {
+	var in struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	t, err := c.createTenant(g, in.ID, in.Name)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusCreated, t)
+}
+
+func (c *Console) apiTenant(g *gin.Context) {
+	t, err := c.d.Projects.GetTenant(g.Request.Context(), g.Param("tenantId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, t)
+}
+
+func (c *Console) apiTenantProjects(g *gin.Context) {
+	ps, err := c.d.Projects.List(g.Request.Context(), project.ListFilter{TenantIDs: []string{g.Param("tenantId")}})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"projects": ps})
+}
+
+type projectInput struct {
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	AllowedOrigins  []string `json:"allowed_origins"`
+	TokenTTLSeconds int      `json:"token_ttl_seconds"`
+	AudienceBase    string   `json:"audience_base"`
+	Status          string   `json:"status"`
+}
+
+func (c *Console) apiProjectCreate(g *gin.Context) {
+	var in projectInput
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	p := &project.Project{ID: in.ID, Name: in.Name, AllowedOrigins: in.AllowedOrigins, TokenTTLSeconds: in.TokenTTLSeconds, AudienceBase: in.AudienceBase, Status: in.Status}
+	if err := c.createProject(g, p); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusCreated, c.projectView(g, p))
+}
+
+// --- tenant members ---
+
+func (c *Console) apiMembers(g *gin.Context) {
+	ms, err := c.members(g, g.Param("tenantId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"members": ms})
+}
+
+func (c *Console) apiMemberAdd(g *gin.Context) {
+	var in struct {
+		Email    string `json:"email"`
+		Role     string `json:"role"`
+		Password string `json:"password"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	o, err := c.addMember(g, g.Param("tenantId"), in.Email, in.Password, in.Role)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusCreated, gin.H{"operator": o, "roles": c.d.RBAC.Assignments(o.ID)})
+}
+
+func (c *Console) apiMemberRemove(g *gin.Context) {
+	if err := c.removeMember(g, g.Param("tenantId"), g.Param("operatorId")); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
+}
+
+// --- operators (platform) ---
+
+type operatorView struct {
+	*operator.Operator
+	Roles []rbac.Assignment `json:"roles"`
+}
+
+func (c *Console) apiOperators(g *gin.Context) {
+	os, err := c.d.Operators.List(g.Request.Context(), nil)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	out := make([]operatorView, len(os))
+	for i := range os {
+		out[i] = operatorView{&os[i], c.d.RBAC.Assignments(os[i].ID)}
+	}
+	c.ok(g, http.StatusOK, gin.H{"operators": out})
+}
+
+func (c *Console) apiOperatorCreate(g *gin.Context) {
+	var in struct {
+		Email         string `json:"email"`
+		Name          string `json:"name"`
+		Password      string `json:"password"`
+		PlatformAdmin bool   `json:"platform_admin"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	o, err := c.createOperator(g, in.Email, in.Name, in.Password, in.PlatformAdmin)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusCreated, operatorView{o, c.d.RBAC.Assignments(o.ID)})
+}
+
+func (c *Console) apiOperatorUpdate(g *gin.Context) {
+	var in struct {
+		Disabled *bool  `json:"disabled"`
+		Password string `json:"password"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	id := g.Param("operatorId")
+	if in.Disabled != nil {
+		if err := c.setOperatorDisabled(g, id, *in.Disabled); err != nil {
+			c.fail(g, err)
+			return
+		}
+	}
+	if in.Password != "" {
+		if err := c.setOperatorPassword(g, id, in.Password); err != nil {
+			c.fail(g, err)
+			return
+		}
+	}
+	o, err := c.d.Operators.Get(g.Request.Context(), id)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, operatorView{o, c.d.RBAC.Assignments(o.ID)})
+}
+
+func (c *Console) apiOperatorDelete(g *gin.Context) {
+	ctx := g.Request.Context()
+	id := g.Param("operatorId")
+	if id == operatorOf(g).ID {
+		c.fail(g, apperr.Invalid("operator", "you cannot delete your own account"))
+		return
+	}
+	o, err := c.d.Operators.Get(ctx, id)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.d.RBAC.RevokeAll(ctx, id); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.d.Operators.Delete(ctx, id); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.record(g, audit.Event{Action: "operator.delete", Target: o.Email})
+	g.Status(http.StatusNoContent)
+}
+
+// --- projects ---
+
+type projectView struct {
+	*project.Project
+	Audience string        `json:"audience"`
+	AuthURL  string        `json:"auth_url"`
+	Secret   secretSummary `json:"secret"`
+}
+
+func (c *Console) projectView(g *gin.Context, p *project.Project) projectView {
+	s, _ := c.secretInfo(g.Request.Context(), p.ID)
+	if s.Versions == nil {
+		s.Versions = nil
+	}
+	return projectView{Project: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: c.d.PublicURL + "/auth/" + p.ID, Secret: s}
+}
+
+func (c *Console) apiProjects(g *gin.Context) {
+	ps, err := c.d.Projects.List(g.Request.Context(), project.ListFilter{TenantIDs: c.scope(g)})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"projects": ps})
+}
+
+func (c *Console) apiProject(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, c.projectView(g, p))
+}
+
+func (c *Console) apiProjectUpdate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	in := projectInput{Name: p.Name, AllowedOrigins: p.AllowedOrigins, TokenTTLSeconds: p.TokenTTLSeconds, AudienceBase: p.AudienceBase, Status: p.Status}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if in.ID != "" && in.ID != p.ID {
+		c.fail(g, apperr.Invalid("id", "the project id cannot change"))
+		return
+	}
+	p.Name, p.AllowedOrigins, p.TokenTTLSeconds, p.AudienceBase, p.Status = in.Name, in.AllowedOrigins, in.TokenTTLSeconds, in.AudienceBase, in.Status
+	if err := c.updateProject(g, p); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, c.projectView(g, p))
+}
+
+func (c *Console) apiProjectDelete(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.deleteProject(g, p); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
+}
+
+// --- secret ---
+
+func (c *Console) apiSecretVersions(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	s, err := c.secretInfo(g.Request.Context(), p.ID)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, s)
+}
+
+func (c *Console) apiSecretPut(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var in struct {
+		Secret       string `json:"secret"`
+		GraceSeconds *int   `json:"grace_seconds"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	meta, err := c.putSecret(g, p, in.Secret, in.GraceSeconds)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, meta)
+}
+
+func (c *Console) apiSecretRotate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var in struct {
+		GraceSeconds *int `json:"grace_seconds"`
+	}
+	if g.Request.ContentLength != 0 {
+		if err := bind(g, &in); err != nil {
+			c.fail(g, err)
+			return
+		}
+	}
+	meta, value, err := c.rotateSecret(g, p, in.GraceSeconds)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"version": meta, "secret": string(value)})
+}
+
+// --- end-user role mapping ---
+
+func (c *Console) apiMapping(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"project_id": p.ID, "roles": c.d.RBAC.EndUserRoles(p.ID)})
+}
+
+func (c *Console) apiMappingPut(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var in struct {
+		Roles []string `json:"roles"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.setMapping(g, p, in.Roles); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"project_id": p.ID, "roles": c.d.RBAC.EndUserRoles(p.ID)})
+}
+
+// --- end-users ---
+
+func pageParams(g *gin.Context) (limit, offset int, err error) {
+	limit, offset = defaultPageSize, 0
+	if s := g.Query("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 200 {
+			return 0, 0, apperr.Invalid("limit", "limit must be 1-200")
+		}
+	}
+	if s := g.Query("offset"); s != "" {
+		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
+			return 0, 0, apperr.Invalid("offset", "offset must be a non-negative integer")
+		}
+	}
+	return limit, offset, nil
+}
+
+func (c *Console) apiUsers(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	limit, offset, err := pageParams(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	us, total, err := c.d.Users.List(g.Request.Context(), p.ID, enduser.ListOptions{Search: g.Query("search"), Limit: limit, Offset: offset})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"users": us, "total": total, "limit": limit, "offset": offset})
+}
+
+func (c *Console) apiUserCreate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var in userInput
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	u, err := c.createUser(g, p, in)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusCreated, u)
+}
+
+func (c *Console) apiUser(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, u)
+}
+
+func (c *Console) apiUserUpdate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	in := userInput{Email: u.Email, Username: u.Username, ExternalID: u.ExternalID, Firstname: u.Firstname, Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes, Enabled: &u.Enabled}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if in.Password != "" {
+		c.fail(g, apperr.Invalid("password", "set passwords with POST .../password"))
+		return
+	}
+	u.Email, u.Username, u.ExternalID, u.Firstname, u.Lastname, u.Roles, u.Attributes = in.Email, in.Username, in.ExternalID, in.Firstname, in.Lastname, in.Roles, in.Attributes
+	if in.Enabled != nil {
+		u.Enabled = *in.Enabled
+	}
+	if err := c.d.Users.Update(g.Request.Context(), u); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.update", Target: u.ExternalID})
+	c.ok(g, http.StatusOK, u)
+}
+
+func (c *Console) apiUserDelete(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.d.Users.Delete(g.Request.Context(), p.ID, u.ID); err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.delete", Target: u.ExternalID})
+	g.Status(http.StatusNoContent)
+}
+
+func (c *Console) apiUserPassword(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.setUserPassword(g, p, g.Param("userId"), in.Password); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
+}
+
+func (c *Console) apiUsersImport(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(g.GetHeader("Content-Type"))
+	var r io.Reader
+	switch mt {
+	case "text/csv", "text/plain":
+		r = http.MaxBytesReader(g.Writer, g.Request.Body, maxImportBytes)
+	case "multipart/form-data":
+		g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxImportBytes)
+		fh, err := g.FormFile("file")
+		if err != nil {
+			c.fail(g, apperr.Invalid("file", "upload the CSV as form field \"file\" (at most 4 MiB)"))
+			return
+		}
+		f, err := fh.Open()
+		if err != nil {
+			c.fail(g, apperr.Invalid("file", "cannot read the upload"))
+			return
+		}
+		defer f.Close()
+		r = f
+	default:
+		c.fail(g, apperr.Invalid("content-type", "send the CSV as text/csv or multipart/form-data (field \"file\")"))
+		return
+	}
+	rep, err := c.importUsers(g, p, r)
+	if err != nil {
+		if strings.Contains(err.Error(), "http: request body too large") {
+			err = &apperr.Error{Kind: apperr.ErrTooLarge, Message: "CSV file too large (at most 4 MiB)"}
+		}
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, rep)
+}
+
+// --- audit ---
+
+func (c *Console) auditParams(g *gin.Context) (limit int, before int64, err error) {
+	limit = 100
+	if s := g.Query("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, apperr.Invalid("limit", "limit must be 1-500")
+		}
+	}
+	if s := g.Query("before"); s != "" {
+		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before < 0 {
+			return 0, 0, apperr.Invalid("before", "before must be an event id")
+		}
+	}
+	return limit, before, nil
+}
+
+func (c *Console) apiAudit(g *gin.Context) {
+	limit, before, err := c.auditParams(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	q, err := c.auditQuery(g, g.Query("project_id"), limit, before)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.writeAudit(g, q)
+}
+
+func (c *Console) apiProjectAudit(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	limit, before, err := c.auditParams(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.writeAudit(g, audit.Query{ProjectID: p.ID, Limit: limit, BeforeID: before})
+}
+
+func (c *Console) writeAudit(g *gin.Context, q audit.Query) {
+	es, err := c.d.Audit.List(g.Request.Context(), q)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"events": es})
+}

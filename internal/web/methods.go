@@ -1,0 +1,338 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apikey"
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/idp"
+	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
+)
+
+// ModesAdmin manages a project's verification modes, API keys, identity
+// mapping and identity provider (implemented by *bridge.Admin, which audits
+// every change with the actor it is given).
+type ModesAdmin interface {
+	Modes(ctx context.Context, projectID string) ([]string, error)
+	SetModes(ctx context.Context, actor, projectID string, modes []string) ([]string, error)
+	ListAPIKeys(ctx context.Context, projectID string) ([]apikey.Key, error)
+	CreateAPIKey(ctx context.Context, actor, projectID, name string) (*apikey.Key, string, error)
+	RevokeAPIKey(ctx context.Context, actor, projectID, keyID string) (*apikey.Key, error)
+	Mapping(ctx context.Context, projectID string) (*mapping.Mapping, error)
+	SetMapping(ctx context.Context, actor string, m *mapping.Mapping) error
+	IdP(ctx context.Context, projectID string) (*idp.Config, error)
+	SetIdP(ctx context.Context, actor string, c *idp.Config, hsSecret []byte) error
+	DeleteIdP(ctx context.Context, actor, projectID string) error
+}
+
+// snippet is one copy-paste integration example on the project pages.
+type snippet struct {
+	ID, Title string
+	Hint      template.HTML // constant text only
+	Code      string
+	Link      string
+}
+
+// modeSnippets are the integration examples of the enabled modes; key
+// ("" for a placeholder) fills the server-mode example.
+func (c *Console) modeSnippets(p *project.Project, authURL string, modes []string, key string) []snippet {
+	var out []snippet
+	if slices.Contains(modes, mapping.ModePassword) {
+		out = append(out, snippet{ID: "snippet", Title: "Widget snippet · password mode", Link: "/example/" + url.PathEscape(p.ID),
+			Hint: "Add this to the pages where the chat widget runs (their origin must be in the allowed origins), and call <code>pingauthSignIn(email, password)</code> from your login form.",
+			Code: pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword)})
+	}
+	if slices.Contains(modes, mapping.ModeServer) {
+		out = append(out, snippet{ID: "snippet-server", Title: "Server mode · from your backend",
+			Hint: "Your backend mints the token for a visitor it already knows and hands <code>jwt</code> to its page. Send the API key only from servers: a request with a key and an <code>Origin</code> header is refused.",
+			Code: serverSnippet(authURL, key)})
+	}
+	if slices.Contains(modes, mapping.ModeExchange) {
+		out = append(out, snippet{ID: "snippet-exchange", Title: "Exchange mode · from the page",
+			Hint: "Call <code>pingauthExchange(idToken)</code> with the ID token your identity provider gave the page (its origin must be in the allowed origins).",
+			Code: pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModeExchange)})
+	}
+	return out
+}
+
+// pageSnippet is the code an operator pastes into the pages where the widget
+// runs, for a browser-side mode (password or exchange).
+func pageSnippet(projectID, authURL, widgetScript, mode string) string {
+	loader := "<!-- then load the Pingstreams widget script as usual, e.g. -->\n<!-- <script async src=\"https://…/launch.js\"></script> -->"
+	if widgetScript != "" {
+		loader = fmt.Sprintf("<script async src=%q></script>", widgetScript)
+	}
+	call, body := "// Call with the visitor's credentials (e.g. from your login form).\n  async function pingauthSignIn(email, password) {", "{ email: email, password: password }"
+	if mode == mapping.ModeExchange {
+		call, body = "// Call with the ID token your identity provider gave this page.\n  async function pingauthExchange(idToken) {", "{ id_token: idToken }"
+	}
+	return fmt.Sprintf(`<script>
+  // Widget settings: autoStart false so the widget waits for the sign-in.
+  window.tiledeskSettings = { projectid: %q, autoStart: false };
+</script>
+%s
+<script>
+  %s
+    const r = await fetch(%q, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(%s)
+    });
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error.message);
+    // body.jwt is the ready "JWT <token>" form the widget expects.
+    window.Tiledesk("signInWithCustomToken", body.jwt);
+  }
+  window.Tiledesk("onAuthStateChanged", function (e) {
+    if (e.detail && e.detail.isLogged) window.Tiledesk("show");
+  });
+</script>`, projectID, loader, call, authURL, body)
+}
+
+// serverSnippet is the server-mode call; key "" shows an environment variable.
+func serverSnippet(authURL, key string) string {
+	if key == "" {
+		key = "$PINGAUTH_API_KEY"
+	}
+	return fmt.Sprintf(`curl -s '%s' \
+  -H "Authorization: Bearer %s" \
+  -H 'Content-Type: application/json' \
+  -d '{"user":{"id":"123","email":"user@example.com","firstname":"Andrea","lastname":"Leo"}}'
+# → {"token":"eyJ…","jwt":"JWT eyJ…","expires_in":…,"user":{…}}
+# The page then calls window.Tiledesk("signInWithCustomToken", jwt).`, authURL, key)
+}
+
+// --- sign-in methods page ---
+
+// claimsForm is the identity mapping as the form shows it.
+type claimsForm struct {
+	IDClaim, Prefix                                       string
+	FirstnameClaim, LastnameClaim, EmailClaim, RolesClaim string
+	Attributes                                            string
+}
+
+// idpForm is the issuer config as the form shows it (never the HS secret).
+type idpForm struct {
+	Issuer, JWKSURL, Audiences, Algorithms, Leeway string
+	HasHSSecret                                    bool
+	UpdatedBy                                      string
+	UpdatedAt                                      time.Time
+}
+
+type methodsPage struct {
+	*projectPage
+	Enabled     map[string]bool
+	Keys        []apikey.Key
+	Claims      claimsForm
+	IdP         idpForm
+	HasIdP      bool
+	CanKeys     bool
+	CanSettings bool
+	KeyName     string
+	NewKey      string
+	NewKeyInfo  *apikey.Key
+	ModesError  string
+	KeyError    string
+	ClaimsError string
+	IdPError    string
+}
+
+func methodsPath(p *project.Project) string {
+	return "/console/projects/" + url.PathEscape(p.ID) + "/methods"
+}
+
+func (c *Console) methodsData(g *gin.Context, p *project.Project) (*methodsPage, error) {
+	ctx := g.Request.Context()
+	pd, err := c.projectData(g, p)
+	if err != nil {
+		return nil, err
+	}
+	d := &methodsPage{projectPage: pd, Enabled: map[string]bool{},
+		CanKeys: c.can(g, p.TenantID, rbac.ObjSecret, rbac.ActRead), CanSettings: pd.CanMapping}
+	for _, m := range pd.Modes {
+		d.Enabled[m] = true
+	}
+	// The password widget snippet stays on the project page; here only the other modes'.
+	d.Snippets = c.modeSnippets(p, pd.AuthURL, slices.DeleteFunc(slices.Clone(pd.Modes), func(m string) bool { return m == mapping.ModePassword }), "")
+	if d.CanKeys {
+		if d.Keys, err = c.d.Modes.ListAPIKeys(ctx, p.ID); err != nil {
+			return nil, err
+		}
+	}
+	m, err := c.d.Modes.Mapping(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	d.Claims = claimsForm{IDClaim: m.IDClaim, Prefix: m.Prefix, FirstnameClaim: m.FirstnameClaim, LastnameClaim: m.LastnameClaim,
+		EmailClaim: m.EmailClaim, RolesClaim: m.RolesClaim, Attributes: strings.Join(m.Attributes, "\n")}
+	d.IdP = idpForm{Leeway: humanDuration(int(idp.DefaultLeeway.Seconds()))}
+	switch cfg, err := c.d.Modes.IdP(ctx, p.ID); {
+	case err == nil:
+		d.HasIdP = true
+		d.IdP = idpForm{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Audiences: strings.Join(cfg.Audiences, "\n"),
+			Algorithms: strings.Join(cfg.Algorithms, ", "), Leeway: humanDuration(cfg.LeewaySeconds),
+			HasHSSecret: cfg.HasHSSecret, UpdatedBy: cfg.UpdatedBy, UpdatedAt: cfg.UpdatedAt}
+	case !errors.Is(err, apperr.ErrNotFound):
+		return nil, err
+	}
+	return d, nil
+}
+
+func (c *Console) renderMethods(g *gin.Context, status int, d *methodsPage) {
+	c.render(g, status, "methods", "Sign-in methods · "+d.P.Name, d)
+}
+
+func (c *Console) methodsPage(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d, err := c.methodsData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.renderMethods(g, http.StatusOK, d)
+}
+
+// methodsError re-renders the sign-in methods page after a validation error;
+// show puts the message (and the operator's input) into the form's slot.
+func (c *Console) methodsError(g *gin.Context, p *project.Project, err error, show func(d *methodsPage, msg string)) {
+	c.formError(g, err, func(msg string, status int) {
+		d, err := c.methodsData(g, p)
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		show(d, msg)
+		c.renderMethods(g, status, d)
+	})
+}
+
+// methodsSubmit applies change to the guarded project, then redirects back
+// to the sign-in methods page with the done flash, or shows the error inline.
+func (c *Console) methodsSubmit(g *gin.Context, done string, change func(ctx context.Context, actor string, p *project.Project) error, show func(d *methodsPage, msg string)) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := change(g.Request.Context(), operatorOf(g).Email, p); err != nil {
+		c.methodsError(g, p, err, show)
+		return
+	}
+	redirect(g, methodsPath(p), done)
+}
+
+func (c *Console) modesUpdate(g *gin.Context) {
+	modes := g.PostFormArray("mode")
+	c.methodsSubmit(g, "modes", func(ctx context.Context, actor string, p *project.Project) error {
+		_, err := c.d.Modes.SetModes(ctx, actor, p.ID, modes)
+		return err
+	}, func(d *methodsPage, msg string) {
+		d.ModesError, d.Enabled = msg, map[string]bool{}
+		for _, m := range modes {
+			d.Enabled[m] = true
+		}
+	})
+}
+
+func (c *Console) claimsUpdate(g *gin.Context) {
+	f := claimsForm{IDClaim: g.PostForm("id_claim"), Prefix: strings.TrimSpace(g.PostForm("prefix")),
+		FirstnameClaim: g.PostForm("firstname_claim"), LastnameClaim: g.PostForm("lastname_claim"),
+		EmailClaim: g.PostForm("email_claim"), RolesClaim: g.PostForm("roles_claim"), Attributes: g.PostForm("attributes")}
+	c.methodsSubmit(g, "claims", func(ctx context.Context, actor string, p *project.Project) error {
+		return c.d.Modes.SetMapping(ctx, actor, &mapping.Mapping{ProjectID: p.ID, IDClaim: f.IDClaim, Prefix: f.Prefix,
+			FirstnameClaim: f.FirstnameClaim, LastnameClaim: f.LastnameClaim, EmailClaim: f.EmailClaim, RolesClaim: f.RolesClaim,
+			Attributes: splitList(strings.NewReplacer(",", "\n", "\r", "").Replace(f.Attributes), "\n")})
+	}, func(d *methodsPage, msg string) { d.ClaimsError, d.Claims = msg, f })
+}
+
+func (c *Console) idpUpdate(g *gin.Context) {
+	f := idpForm{Issuer: g.PostForm("issuer"), JWKSURL: strings.TrimSpace(g.PostForm("jwks_url")), Audiences: g.PostForm("audiences"),
+		Algorithms: g.PostForm("algorithms"), Leeway: strings.TrimSpace(g.PostForm("leeway"))}
+	var hs []byte
+	if v := g.PostForm("hs_secret"); v != "" {
+		hs = []byte(v)
+	}
+	c.methodsSubmit(g, "idp", func(ctx context.Context, actor string, p *project.Project) error {
+		leeway := int(idp.DefaultLeeway.Seconds())
+		if f.Leeway != "" {
+			var err error
+			if leeway, err = parseSeconds("leeway", f.Leeway, "leeway"); err != nil {
+				return err
+			}
+		}
+		cfg := &idp.Config{ProjectID: p.ID, Issuer: f.Issuer, JWKSURL: f.JWKSURL, LeewaySeconds: leeway,
+			Audiences:  splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Audiences), "\n"),
+			Algorithms: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(f.Algorithms), ",")}
+		return c.d.Modes.SetIdP(ctx, actor, cfg, hs)
+	}, func(d *methodsPage, msg string) {
+		f.HasHSSecret = d.IdP.HasHSSecret
+		d.IdPError, d.IdP = msg, f
+	})
+}
+
+func (c *Console) idpDelete(g *gin.Context) {
+	c.methodsSubmit(g, "idp_deleted", func(ctx context.Context, actor string, p *project.Project) error {
+		return c.d.Modes.DeleteIdP(ctx, actor, p.ID)
+	}, func(d *methodsPage, msg string) { d.IdPError = msg })
+}
+
+func (c *Console) apiKeyRevoke(g *gin.Context) {
+	c.methodsSubmit(g, "key_revoked", func(ctx context.Context, actor string, p *project.Project) error {
+		_, err := c.d.Modes.RevokeAPIKey(ctx, actor, p.ID, g.Param("keyId"))
+		return err
+	}, func(d *methodsPage, msg string) { d.KeyError = msg })
+}
+
+func (c *Console) apiKeyCreate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	name := strings.TrimSpace(g.PostForm("name"))
+	k, full, err := c.d.Modes.CreateAPIKey(g.Request.Context(), operatorOf(g).Email, p.ID, name)
+	if err != nil {
+		c.methodsError(g, p, err, func(d *methodsPage, msg string) { d.KeyError, d.KeyName = msg, name })
+		return
+	}
+	d, err := c.methodsData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d.NewKey, d.NewKeyInfo = full, k
+	d.Snippets = c.modeSnippets(p, d.AuthURL, []string{mapping.ModeServer}, full)
+	// Rendered directly (no redirect), never stored: the key is shown once.
+	c.render(g, http.StatusOK, "apikey_once", "New API key", d)
+}
+
+// parseSeconds reads a duration field given as 15m, 1h30m or a number of seconds.
+func parseSeconds(field, raw, what string) (int, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		if n, err2 := strconv.Atoi(raw); err2 == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+	}
+	if err != nil {
+		return 0, apperr.Invalid(field, "%s %q must look like 15m, 1h or a number of seconds", what, truncate(raw, 20))
+	}
+	return int(d.Seconds()), nil
+}

@@ -1,0 +1,791 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
+	assets "github.com/pingstreams/pingauth/web"
+)
+
+var statusOf = httpapi.Status
+
+type pages struct {
+	t      map[string]*template.Template
+	static http.Handler
+}
+
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once"}
+
+func loadPages() (*pages, error) {
+	funcs := template.FuncMap{
+		"when": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				if v.IsZero() {
+					return "—"
+				}
+				return v.UTC().Format("2006-01-02 15:04 UTC")
+			case *time.Time:
+				if v == nil {
+					return "—"
+				}
+				return v.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			return ""
+		},
+		"join":  strings.Join,
+		"ttl":   humanDuration,
+		"json":  func(e audit.Event) string { return e.MarshalDetails() },
+		"add":   func(a, b int) int { return a + b },
+		"isSel": func(a, b string) bool { return a == b },
+	}
+	p := &pages{t: map[string]*template.Template{}}
+	for _, n := range pageNames {
+		t, err := template.New("").Funcs(funcs).ParseFS(assets.Console, "templates/layout.html", "templates/partials.html", "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console template %s: %w", n, err)
+		}
+		p.t[n] = t
+	}
+	sub, err := fs.Sub(assets.Console, "static")
+	if err != nil {
+		return nil, err
+	}
+	p.static = http.StripPrefix("/console/static/", http.FileServer(http.FS(sub)))
+	return p, nil
+}
+
+func (c *Console) static(g *gin.Context) {
+	g.Header("Cache-Control", "public, max-age=3600")
+	c.pages.static.ServeHTTP(g.Writer, g.Request)
+}
+
+// humanDuration renders seconds as 15m, 1h30m, 45s.
+func humanDuration(s int) string {
+	d := (time.Duration(s) * time.Second).String()
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return d
+}
+
+// pageData is what every template receives.
+type pageData struct {
+	Title      string
+	Op         *operator.Operator
+	CSRF       string
+	Flash      string
+	Error      string
+	IsPlatform bool
+	Nav        string
+	D          any
+}
+
+type pageOpts struct {
+	csrf string
+	err  string
+}
+
+type errorPage struct {
+	Status  int
+	Message string
+}
+
+var flashes = map[string]string{
+	"tenant":      "Tenant created.",
+	"created":     "Project created. Next: set its shared secret below.",
+	"saved":       "Project saved.",
+	"deleted":     "Project deleted.",
+	"pasted":      "Shared secret stored as a new version.",
+	"user":        "End-user added.",
+	"enabled":     "End-user enabled.",
+	"disabled":    "End-user disabled.",
+	"password":    "Password reset.",
+	"mapping":     "End-user role rules saved.",
+	"member":      "Operator role granted.",
+	"removed":     "Operator removed from the tenant.",
+	"operator":    "Operator saved.",
+	"modes":       "Verification modes saved.",
+	"claims":      "Identity mapping saved.",
+	"idp":         "Identity provider saved.",
+	"idp_deleted": "Identity provider removed.",
+	"key_revoked": "API key revoked.",
+}
+
+func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
+	c.renderWith(g, status, name, title, d, pageOpts{})
+}
+
+func (c *Console) renderWith(g *gin.Context, status int, name, title string, d any, o pageOpts) {
+	pd := pageData{Title: title, D: d, Flash: flashes[g.Query("done")], Error: o.err, CSRF: o.csrf, Nav: name}
+	if v, ok := g.Get(ctxOperator); ok {
+		pd.Op = v.(*operator.Operator)
+		pd.IsPlatform, _ = c.d.RBAC.Allowed(pd.Op.ID, rbac.AllTenants, rbac.ObjOperator, rbac.ActRead)
+		if raw := g.GetString(ctxSessionRaw); raw != "" && pd.CSRF == "" {
+			pd.CSRF = operator.CSRFToken(raw)
+		}
+	}
+	var buf bytes.Buffer
+	if err := c.pages.t[name].ExecuteTemplate(&buf, "layout", pd); err != nil {
+		c.d.Log.ErrorContext(g.Request.Context(), "render failed", "page", name, "error", err.Error())
+		g.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	g.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+func redirect(g *gin.Context, path, done string) {
+	if done != "" {
+		path += "?done=" + url.QueryEscape(done)
+	}
+	g.Redirect(http.StatusSeeOther, path)
+}
+
+// formError re-renders on validation errors (4xx) and fails otherwise.
+func (c *Console) formError(g *gin.Context, err error, rerender func(msg string, status int)) {
+	status, _ := statusOf(err)
+	if status >= 400 && status < 500 {
+		rerender(publicError(err), status)
+		return
+	}
+	c.fail(g, err)
+}
+
+// --- dashboard ---
+
+type projectRow struct {
+	project.Project
+	SecretVersion int
+}
+
+type tenantBlock struct {
+	Tenant       project.Tenant
+	Projects     []projectRow
+	CanCreate    bool
+	CanOperators bool
+}
+
+type dashboardData struct {
+	Tenants         []tenantBlock
+	CanCreateTenant bool
+}
+
+func (c *Console) dashboard(g *gin.Context) {
+	ctx := g.Request.Context()
+	scope := c.scope(g)
+	ts, err := c.d.Projects.ListTenants(ctx, scope)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	ps, err := c.d.Projects.List(ctx, project.ListFilter{TenantIDs: scope})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate)}
+	for _, t := range ts {
+		b := tenantBlock{Tenant: t, CanCreate: c.can(g, t.ID, rbac.ObjProject, rbac.ActWrite), CanOperators: c.can(g, t.ID, rbac.ObjOperator, rbac.ActRead)}
+		for _, p := range ps {
+			if p.TenantID == t.ID {
+				row := projectRow{Project: p}
+				if s, err := c.secretInfo(ctx, p.ID); err == nil {
+					row.SecretVersion = s.Version
+				}
+				b.Projects = append(b.Projects, row)
+			}
+		}
+		d.Tenants = append(d.Tenants, b)
+	}
+	c.render(g, http.StatusOK, "dashboard", "Projects", d)
+}
+
+func (c *Console) tenantCreate(g *gin.Context) {
+	if _, err := c.createTenant(g, g.PostForm("id"), g.PostForm("name")); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			c.fail(g, &apperr.Error{Kind: apperr.ErrInvalid, Message: "Could not create the tenant: " + msg})
+		})
+		return
+	}
+	redirect(g, "/console/", "tenant")
+}
+
+// --- project create / edit ---
+
+type projectForm struct {
+	Tenant  string
+	New     bool
+	ID      string
+	Name    string
+	Origins string
+	TTL     string
+	Status  string
+	Aud     string
+}
+
+func (c *Console) projectNewPage(g *gin.Context) {
+	if _, err := c.d.Projects.GetTenant(g.Request.Context(), g.Param("tenantId")); err != nil {
+		c.fail(g, err)
+		return
+	}
+	f := projectForm{Tenant: g.Param("tenantId"), New: true, TTL: humanDuration(int(c.d.DefaultTTL.Seconds())), Status: project.StatusActive}
+	c.render(g, http.StatusOK, "project_form", "New project", f)
+}
+
+func readProjectForm(g *gin.Context) (projectForm, *project.Project, error) {
+	f := projectForm{ID: strings.TrimSpace(g.PostForm("id")), Name: g.PostForm("name"), Origins: g.PostForm("origins"),
+		TTL: strings.TrimSpace(g.PostForm("ttl")), Status: g.PostForm("status"), Aud: strings.TrimSpace(g.PostForm("audience_base"))}
+	p := &project.Project{ID: f.ID, Name: f.Name, Status: f.Status, AudienceBase: f.Aud}
+	p.AllowedOrigins = splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Origins), "\n")
+	ttl, err := parseSeconds("ttl", f.TTL, "token lifetime")
+	p.TokenTTLSeconds = ttl
+	return f, p, err
+}
+
+func (c *Console) projectCreate(g *gin.Context) {
+	f, p, err := readProjectForm(g)
+	f.Tenant, f.New = g.Param("tenantId"), true
+	if err == nil {
+		err = c.createProject(g, p)
+	}
+	if err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			c.renderWith(g, status, "project_form", "New project", f, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "created")
+}
+
+func (c *Console) projectEditPage(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: humanDuration(p.TokenTTLSeconds), Status: p.Status, Aud: p.AudienceBase}
+	c.render(g, http.StatusOK, "project_form", "Edit "+p.Name, f)
+}
+
+func (c *Console) projectUpdate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	f, in, err := readProjectForm(g)
+	f.Tenant, f.ID = p.TenantID, p.ID
+	if err == nil {
+		in.ID, in.TenantID = p.ID, p.TenantID
+		err = c.updateProject(g, in)
+	}
+	if err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			c.renderWith(g, status, "project_form", "Edit "+p.Name, f, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "saved")
+}
+
+func (c *Console) projectDelete(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if g.PostForm("confirm_id") != p.ID {
+		c.fail(g, apperr.Invalid("confirm_id", "type the project id to confirm deletion"))
+		return
+	}
+	if err := c.deleteProject(g, p); err != nil {
+		c.fail(g, err)
+		return
+	}
+	redirect(g, "/console/", "deleted")
+}
+
+// --- project detail ---
+
+type projectPage struct {
+	P            *project.Project
+	Audience     string
+	AuthURL      string
+	ExampleURL   string
+	Secret       secretSummary
+	Snippet      string
+	Snippets     []snippet
+	Modes        []string
+	Mapping      string
+	CanEdit      bool
+	CanMethods   bool
+	CanRotate    bool
+	CanUsers     bool
+	CanMapping   bool
+	CanAudit     bool
+	NewSecret    string
+	NewVersion   int
+	PasteError   string
+	MappingError string
+}
+
+func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage, error) {
+	s, err := c.secretInfo(g.Request.Context(), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	authURL := c.d.PublicURL + "/auth/" + p.ID
+	modes := []string{mapping.ModePassword}
+	if c.d.Modes != nil {
+		if modes, err = c.d.Modes.Modes(g.Request.Context(), p.ID); err != nil {
+			return nil, err
+		}
+	}
+	return &projectPage{
+		P: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
+		Snippet:    pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword),
+		Snippets:   c.modeSnippets(p, authURL, modes, ""),
+		Modes:      modes,
+		CanMethods: c.d.Modes != nil && c.can(g, p.TenantID, rbac.ObjMapping, rbac.ActRead),
+		Mapping:    strings.Join(c.d.RBAC.EndUserRoles(p.ID), ", "),
+		CanEdit:    c.can(g, p.TenantID, rbac.ObjProject, rbac.ActWrite),
+		CanRotate:  c.can(g, p.TenantID, rbac.ObjSecret, rbac.ActRotate),
+		CanUsers:   c.can(g, p.TenantID, rbac.ObjEndUser, rbac.ActRead),
+		CanMapping: c.can(g, p.TenantID, rbac.ObjMapping, rbac.ActWrite),
+		CanAudit:   c.can(g, p.TenantID, rbac.ObjAudit, rbac.ActRead),
+	}, nil
+}
+
+func (c *Console) projectPage(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d, err := c.projectData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, http.StatusOK, "project", p.Name, d)
+}
+
+func (c *Console) secretRotate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var grace *int
+	if g.PostForm("revoke_now") == "1" {
+		zero := 0
+		grace = &zero
+	}
+	meta, value, err := c.rotateSecret(g, p, grace)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d, err := c.projectData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d.NewSecret, d.NewVersion = string(value), meta.Version
+	// Rendered directly (no redirect), never stored: the secret is shown once.
+	c.render(g, http.StatusOK, "secret_once", "New shared secret", d)
+}
+
+func (c *Console) secretPaste(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var grace *int
+	if g.PostForm("revoke_now") == "1" {
+		zero := 0
+		grace = &zero
+	}
+	if _, err := c.putSecret(g, p, g.PostForm("secret"), grace); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.projectData(g, p)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.PasteError = msg
+			c.render(g, status, "project", p.Name, d)
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "pasted")
+}
+
+func (c *Console) mappingUpdate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
+	if err := c.setMapping(g, p, roles); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.projectData(g, p)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.MappingError = msg
+			c.render(g, status, "project", p.Name, d)
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "mapping")
+}
+
+// --- end-users ---
+
+type usersPage struct {
+	P        *project.Project
+	Users    []enduser.User
+	Total    int64
+	Search   string
+	Offset   int
+	Limit    int
+	Prev     string
+	Next     string
+	CanWrite bool
+	Form     userInput
+	FormErr  string
+	RowErr   string
+}
+
+func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, error) {
+	limit, offset, err := pageParams(g)
+	if err != nil {
+		return nil, err
+	}
+	search := strings.TrimSpace(g.Query("search"))
+	us, total, err := c.d.Users.List(g.Request.Context(), p.ID, enduser.ListOptions{Search: search, Limit: limit, Offset: offset})
+	if err != nil {
+		return nil, err
+	}
+	d := &usersPage{P: p, Users: us, Total: total, Search: search, Offset: offset, Limit: limit,
+		CanWrite: c.can(g, p.TenantID, rbac.ObjEndUser, rbac.ActWrite)}
+	base := "/console/projects/" + url.PathEscape(p.ID) + "/users?search=" + url.QueryEscape(search) + "&offset="
+	if offset > 0 {
+		d.Prev = base + strconv.Itoa(max(0, offset-limit))
+	}
+	if int64(offset+limit) < total {
+		d.Next = base + strconv.Itoa(offset+limit)
+	}
+	return d, nil
+}
+
+func (c *Console) usersPage(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d, err := c.usersData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, http.StatusOK, "users", "End-users · "+p.Name, d)
+}
+
+func (c *Console) userCreate(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	in := userInput{Email: g.PostForm("email"), Username: g.PostForm("username"), ExternalID: strings.TrimSpace(g.PostForm("external_id")),
+		Firstname: g.PostForm("firstname"), Lastname: g.PostForm("lastname"), Password: g.PostForm("password"),
+		Roles: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(g.PostForm("roles")), ",")}
+	if _, err := c.createUser(g, p, in); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.usersData(g, p)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			in.Password = ""
+			d.Form, d.FormErr = in, msg
+			c.render(g, status, "users", "End-users · "+p.Name, d)
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", "user")
+}
+
+func (c *Console) userSetEnabled(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	enabled := g.PostForm("enabled") == "true"
+	if err := c.setUserEnabled(g, p, g.Param("userId"), enabled); err != nil {
+		c.fail(g, err)
+		return
+	}
+	done := "disabled"
+	if enabled {
+		done = "enabled"
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", done)
+}
+
+func (c *Console) userResetPassword(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.setUserPassword(g, p, g.Param("userId"), g.PostForm("password")); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.usersData(g, p)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.RowErr = msg
+			c.render(g, status, "users", "End-users · "+p.Name, d)
+		})
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", "password")
+}
+
+type importPage struct {
+	P      *project.Project
+	Report *ImportReport
+	Error  string
+}
+
+func (c *Console) usersImport(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d := importPage{P: p}
+	fh, err := g.FormFile("file")
+	if err != nil {
+		d.Error = "Choose a CSV file to import (at most 4 MiB)."
+		c.render(g, http.StatusBadRequest, "import_report", "Import end-users", d)
+		return
+	}
+	f, err := fh.Open()
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	defer f.Close()
+	rep, err := c.importUsers(g, p, f)
+	if err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d.Error = msg
+			c.render(g, status, "import_report", "Import end-users", d)
+		})
+		return
+	}
+	d.Report = rep
+	c.render(g, http.StatusOK, "import_report", "Import end-users", d)
+}
+
+// --- operators ---
+
+type membersPage struct {
+	Tenant   string
+	Members  []member
+	Roles    []string
+	CanWrite bool
+	Email    string
+}
+
+func (c *Console) membersData(g *gin.Context) (*membersPage, error) {
+	t := g.Param("tenantId")
+	ms, err := c.members(g, t)
+	if err != nil {
+		return nil, err
+	}
+	return &membersPage{Tenant: t, Members: ms, Roles: rbac.TenantRoles, CanWrite: c.can(g, t, rbac.ObjOperator, rbac.ActWrite)}, nil
+}
+
+func (c *Console) membersPage(g *gin.Context) {
+	d, err := c.membersData(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, http.StatusOK, "members", "Operators of "+d.Tenant, d)
+}
+
+func (c *Console) memberAdd(g *gin.Context) {
+	t := g.Param("tenantId")
+	if _, err := c.addMember(g, t, g.PostForm("email"), g.PostForm("password"), g.PostForm("role")); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.membersData(g)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.Email = g.PostForm("email")
+			c.renderWith(g, status, "members", "Operators of "+t, d, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/operators", "member")
+}
+
+func (c *Console) memberRemove(g *gin.Context) {
+	t := g.Param("tenantId")
+	if err := c.removeMember(g, t, g.Param("operatorId")); err != nil {
+		c.fail(g, err)
+		return
+	}
+	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/operators", "removed")
+}
+
+type operatorsPage struct {
+	Ops   []operatorView
+	Me    string
+	Email string
+}
+
+func (c *Console) operatorsData(g *gin.Context) (*operatorsPage, error) {
+	os, err := c.d.Operators.List(g.Request.Context(), nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &operatorsPage{Me: operatorOf(g).ID}
+	for i := range os {
+		d.Ops = append(d.Ops, operatorView{&os[i], c.d.RBAC.Assignments(os[i].ID)})
+	}
+	return d, nil
+}
+
+func (c *Console) operatorsPage(g *gin.Context) {
+	d, err := c.operatorsData(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, http.StatusOK, "operators", "Operators", d)
+}
+
+func (c *Console) operatorCreate(g *gin.Context) {
+	_, err := c.createOperator(g, g.PostForm("email"), g.PostForm("name"), g.PostForm("password"), g.PostForm("platform_admin") == "1")
+	if err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.operatorsData(g)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.Email = g.PostForm("email")
+			c.renderWith(g, status, "operators", "Operators", d, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/operators", "operator")
+}
+
+func (c *Console) operatorSetDisabled(g *gin.Context) {
+	if err := c.setOperatorDisabled(g, g.Param("operatorId"), g.PostForm("disabled") == "true"); err != nil {
+		c.fail(g, err)
+		return
+	}
+	redirect(g, "/console/operators", "operator")
+}
+
+func (c *Console) operatorResetPassword(g *gin.Context) {
+	if err := c.setOperatorPassword(g, g.Param("operatorId"), g.PostForm("password")); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.operatorsData(g)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			c.renderWith(g, status, "operators", "Operators", d, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/operators", "password")
+}
+
+// --- audit ---
+
+type auditPage struct {
+	Events    []audit.Event
+	ProjectID string
+	Projects  []project.Project
+	Next      string
+	Fixed     bool
+}
+
+func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
+	limit, before, err := c.auditParams(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	q, err := c.auditQuery(g, projectID, limit, before)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	es, err := c.d.Audit.List(g.Request.Context(), q)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	ps, err := c.d.Projects.List(g.Request.Context(), project.ListFilter{TenantIDs: c.scope(g)})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d := auditPage{Events: es, ProjectID: projectID, Projects: ps, Fixed: fixed}
+	if len(es) == limit {
+		d.Next = g.Request.URL.Path + "?project_id=" + url.QueryEscape(projectID) + "&before=" + strconv.FormatInt(es[len(es)-1].ID, 10)
+	}
+	c.render(g, http.StatusOK, "audit", "Audit log", d)
+}
+
+func (c *Console) auditPage(g *gin.Context) {
+	c.renderAudit(g, strings.TrimSpace(g.Query("project_id")), false)
+}
+
+func (c *Console) projectAuditPage(g *gin.Context) {
+	p, err := projectOf(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.renderAudit(g, p.ID, true)
+}

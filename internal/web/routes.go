@@ -1,0 +1,163 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/rbac"
+)
+
+// Scope says how guard resolves the Casbin domain (tenant) of a route.
+type Scope int
+
+// Route scopes.
+const (
+	// ScopePublic routes need no sign-in (login, static assets).
+	ScopePublic Scope = iota
+	// ScopeSignedIn routes need a signed-in operator; the handler filters
+	// results to the operator's tenants (dashboards, lists).
+	ScopeSignedIn
+	// ScopeGlobal routes are platform-wide (domain "*").
+	ScopeGlobal
+	// ScopeTenant routes take the tenant from :tenantId.
+	ScopeTenant
+	// ScopeProject routes take the tenant of the project in :projectId.
+	ScopeProject
+)
+
+// Route is one entry of the access table.
+type Route struct {
+	Method, Path string
+	Scope        Scope
+	Obj, Act     string
+	handler      gin.HandlerFunc
+}
+
+// Routes returns the access table (for tests and documentation).
+func (c *Console) Routes() []Route { return c.routes() }
+
+func (c *Console) routes() []Route {
+	const (
+		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+		R, W, Rot, Cr              = rbac.ActRead, rbac.ActWrite, rbac.ActRotate, rbac.ActCreate
+		ten, prj, sec, eu, op, aud = rbac.ObjTenant, rbac.ObjProject, rbac.ObjSecret, rbac.ObjEndUser, rbac.ObjOperator, rbac.ObjAudit
+		mp                         = rbac.ObjMapping
+	)
+	pub := func(m, p string, h gin.HandlerFunc) Route {
+		return Route{Method: m, Path: p, Scope: ScopePublic, handler: h}
+	}
+	in := func(m, p string, h gin.HandlerFunc) Route {
+		return Route{Method: m, Path: p, Scope: ScopeSignedIn, handler: h}
+	}
+	gl := func(m, p, o, a string, h gin.HandlerFunc) Route {
+		return Route{Method: m, Path: p, Scope: ScopeGlobal, Obj: o, Act: a, handler: h}
+	}
+	tn := func(m, p, o, a string, h gin.HandlerFunc) Route {
+		return Route{Method: m, Path: p, Scope: ScopeTenant, Obj: o, Act: a, handler: h}
+	}
+	pj := func(m, p, o, a string, h gin.HandlerFunc) Route {
+		return Route{Method: m, Path: p, Scope: ScopeProject, Obj: o, Act: a, handler: h}
+	}
+	routes := []Route{
+		// Console pages.
+		pub(get, "/", func(g *gin.Context) { g.Redirect(http.StatusFound, "/console/") }),
+		pub(get, "/console", func(g *gin.Context) { g.Redirect(http.StatusFound, "/console/") }),
+		pub(get, "/console/static/*file", c.static),
+		pub(get, "/console/login", c.loginPage),
+		pub(post, "/console/login", c.loginSubmit),
+		in(post, "/console/logout", c.logout),
+		in(get, "/console/", c.dashboard),
+		in(get, "/console/audit", c.auditPage),
+		gl(post, "/console/tenants", ten, Cr, c.tenantCreate),
+		tn(get, "/console/tenants/:tenantId/projects/new", prj, W, c.projectNewPage),
+		tn(post, "/console/tenants/:tenantId/projects", prj, W, c.projectCreate),
+		tn(get, "/console/tenants/:tenantId/operators", op, R, c.membersPage),
+		tn(post, "/console/tenants/:tenantId/operators", op, W, c.memberAdd),
+		tn(post, "/console/tenants/:tenantId/operators/:operatorId/remove", op, W, c.memberRemove),
+		gl(get, "/console/operators", op, R, c.operatorsPage),
+		gl(post, "/console/operators", op, W, c.operatorCreate),
+		gl(post, "/console/operators/:operatorId/disabled", op, W, c.operatorSetDisabled),
+		gl(post, "/console/operators/:operatorId/password", op, W, c.operatorResetPassword),
+		pj(get, "/console/projects/:projectId", prj, R, c.projectPage),
+		pj(get, "/console/projects/:projectId/edit", prj, W, c.projectEditPage),
+		pj(post, "/console/projects/:projectId", prj, W, c.projectUpdate),
+		pj(post, "/console/projects/:projectId/delete", prj, W, c.projectDelete),
+		pj(post, "/console/projects/:projectId/secret", sec, Rot, c.secretPaste),
+		pj(post, "/console/projects/:projectId/secret/rotate", sec, Rot, c.secretRotate),
+		pj(post, "/console/projects/:projectId/mapping", mp, W, c.mappingUpdate),
+		pj(get, "/console/projects/:projectId/users", eu, R, c.usersPage),
+		pj(post, "/console/projects/:projectId/users", eu, W, c.userCreate),
+		pj(post, "/console/projects/:projectId/users/import", eu, W, c.usersImport),
+		pj(post, "/console/projects/:projectId/users/:userId/enabled", eu, W, c.userSetEnabled),
+		pj(post, "/console/projects/:projectId/users/:userId/password", eu, W, c.userResetPassword),
+		pj(get, "/console/projects/:projectId/audit", aud, R, c.projectAuditPage),
+
+		// JSON admin API.
+		pub(get, "/api/v1/openapi.yaml", c.openapi),
+		pub(post, "/api/v1/session", c.apiLogin),
+		in(del, "/api/v1/session", c.apiLogout),
+		in(get, "/api/v1/me", c.apiMe),
+		in(get, "/api/v1/me/tokens", c.apiTokens),
+		in(post, "/api/v1/me/tokens", c.apiTokenCreate),
+		in(del, "/api/v1/me/tokens/:tokenId", c.apiTokenDelete),
+		in(get, "/api/v1/tenants", c.apiTenants),
+		gl(post, "/api/v1/tenants", ten, Cr, c.apiTenantCreate),
+		tn(get, "/api/v1/tenants/:tenantId", ten, R, c.apiTenant),
+		tn(get, "/api/v1/tenants/:tenantId/projects", prj, R, c.apiTenantProjects),
+		tn(post, "/api/v1/tenants/:tenantId/projects", prj, W, c.apiProjectCreate),
+		tn(get, "/api/v1/tenants/:tenantId/operators", op, R, c.apiMembers),
+		tn(post, "/api/v1/tenants/:tenantId/operators", op, W, c.apiMemberAdd),
+		tn(del, "/api/v1/tenants/:tenantId/operators/:operatorId", op, W, c.apiMemberRemove),
+		gl(get, "/api/v1/operators", op, R, c.apiOperators),
+		gl(post, "/api/v1/operators", op, W, c.apiOperatorCreate),
+		gl(patch, "/api/v1/operators/:operatorId", op, W, c.apiOperatorUpdate),
+		gl(del, "/api/v1/operators/:operatorId", op, W, c.apiOperatorDelete),
+		in(get, "/api/v1/projects", c.apiProjects),
+		in(get, "/api/v1/audit", c.apiAudit),
+		pj(get, "/api/v1/projects/:projectId", prj, R, c.apiProject),
+		pj(put, "/api/v1/projects/:projectId", prj, W, c.apiProjectUpdate),
+		pj(del, "/api/v1/projects/:projectId", prj, W, c.apiProjectDelete),
+		pj(get, "/api/v1/projects/:projectId/secret", sec, R, c.apiSecretVersions),
+		pj(put, "/api/v1/projects/:projectId/secret", sec, Rot, c.apiSecretPut),
+		pj(post, "/api/v1/projects/:projectId/secret/rotate", sec, Rot, c.apiSecretRotate),
+		pj(get, "/api/v1/projects/:projectId/enduser-roles", mp, R, c.apiMapping),
+		pj(put, "/api/v1/projects/:projectId/enduser-roles", mp, W, c.apiMappingPut),
+		pj(get, "/api/v1/projects/:projectId/users", eu, R, c.apiUsers),
+		pj(post, "/api/v1/projects/:projectId/users", eu, W, c.apiUserCreate),
+		pj(post, "/api/v1/projects/:projectId/users/import", eu, W, c.apiUsersImport),
+		pj(get, "/api/v1/projects/:projectId/users/:userId", eu, R, c.apiUser),
+		pj(patch, "/api/v1/projects/:projectId/users/:userId", eu, W, c.apiUserUpdate),
+		pj(del, "/api/v1/projects/:projectId/users/:userId", eu, W, c.apiUserDelete),
+		pj(post, "/api/v1/projects/:projectId/users/:userId/password", eu, W, c.apiUserPassword),
+		pj(get, "/api/v1/projects/:projectId/audit", aud, R, c.apiProjectAudit),
+	}
+	if c.d.Modes != nil {
+		// Sign-in methods page: API keys are credentials (like the shared
+		// secret), modes, mapping and IdP project settings — as in the API below.
+		routes = append(routes,
+			pj(get, "/console/projects/:projectId/methods", mp, R, c.methodsPage),
+			pj(post, "/console/projects/:projectId/methods/modes", mp, W, c.modesUpdate),
+			pj(post, "/console/projects/:projectId/methods/mapping", mp, W, c.claimsUpdate),
+			pj(post, "/console/projects/:projectId/methods/idp", mp, W, c.idpUpdate),
+			pj(post, "/console/projects/:projectId/methods/idp/delete", mp, W, c.idpDelete),
+			pj(post, "/console/projects/:projectId/methods/apikeys", sec, Rot, c.apiKeyCreate),
+			pj(post, "/console/projects/:projectId/methods/apikeys/:keyId/revoke", sec, Rot, c.apiKeyRevoke),
+		)
+	}
+	for _, r := range c.d.ExtraAPI {
+		// API keys are credentials: managed like the shared secret (rotate
+		// right); modes, mapping, IdP and role rules are project settings.
+		obj, act := mp, R
+		switch {
+		case r.Credential && r.Write:
+			obj, act = sec, Rot
+		case r.Credential:
+			obj = sec
+		case r.Write:
+			act = W
+		}
+		routes = append(routes, pj(r.Method, r.Path, obj, act, r.Handler))
+	}
+	return routes
+}

@@ -1,0 +1,327 @@
+// Package web serves the operator console (server-rendered pages under
+// /console) and the JSON admin API (/api/v1). Every route of both is listed in
+// one table (routes.go) with the Casbin (object, action) it needs and how its
+// tenant is resolved; a single middleware (guard) authenticates the operator,
+// checks CSRF on state changes and enforces the policy before any handler runs.
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/secret"
+)
+
+// Deps are the console's collaborators.
+type Deps struct {
+	Log          *slog.Logger
+	Projects     *project.Repo
+	Users        *enduser.Repo
+	Secrets      secret.SecretStore
+	Audit        *audit.Log
+	Operators    *operator.Repo
+	RBAC         *rbac.Authorizer
+	PublicURL    string
+	AudienceBase string
+	DefaultTTL   time.Duration
+	// WidgetScript is the widget loader URL shown in snippets ("" shows a placeholder).
+	WidgetScript string
+	// ExtraAPI are project-scoped admin API routes served by other packages
+	// (verification modes: API keys, modes, mapping, IdP, role rules); they go
+	// through the same access table and guard as every other route.
+	ExtraAPI []httpapi.AdminRoute
+	// Modes backs the console's "Sign-in methods" page (nil: the page and its
+	// routes are absent and projects show only the password snippet).
+	Modes ModesAdmin
+	// ProjectChanged is told of every project update or deletion so caches of
+	// project rows (the server-mode fast path) drop them at once.
+	ProjectChanged func(projectID string)
+	// LoginGuard rate-limits operator logins and locks out repeated failures.
+	LoginGuard LoginGuard
+	// PageSecurity sets the security headers of console pages (not the JSON API).
+	PageSecurity gin.HandlerFunc
+}
+
+// LoginGuard is the abuse protection applied to operator logins
+// (implemented by *ratelimit.Guard).
+type LoginGuard interface {
+	Begin(ip, scope, login string) error
+	Fail(scope, login string)
+	Succeed(scope, login string)
+}
+
+type noGuard struct{}
+
+func (noGuard) Begin(string, string, string) error { return nil }
+func (noGuard) Fail(string, string)                {}
+func (noGuard) Succeed(string, string)             {}
+
+// Console holds the handlers.
+type Console struct {
+	d      Deps
+	secure bool
+	cookie string
+	pages  *pages
+	table  map[string]Route
+}
+
+// Cookie names.
+const (
+	sessionCookie    = "pingauth_session"
+	loginCSRFCookie  = "pingauth_login"
+	csrfHeader       = "X-CSRF-Token"
+	csrfFormField    = "_csrf"
+	ctxOperator      = "web.operator"
+	ctxSessionRaw    = "web.session"
+	ctxProject       = "web.project"
+	maxFormBytes     = 1 << 20
+	maxImportBytes   = 4 << 20
+	maxImportRows    = 1000
+	defaultPageSize  = 25
+	apiPrefix        = "/api/v1"
+	consolePrefix    = "/console"
+	consoleLoginPath = "/console/login"
+)
+
+// New builds the console.
+func New(d Deps) (*Console, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.DefaultTTL <= 0 {
+		d.DefaultTTL = 15 * time.Minute
+	}
+	if d.LoginGuard == nil {
+		d.LoginGuard = noGuard{}
+	}
+	if d.ProjectChanged == nil {
+		d.ProjectChanged = func(string) {}
+	}
+	c := &Console{d: d}
+	if u, err := url.Parse(d.PublicURL); err == nil && u.Scheme == "https" {
+		c.secure = true
+	}
+	c.cookie = sessionCookie
+	if c.secure {
+		// __Host- cookies must be Secure, Path=/ and host-only: no subdomain can set or read them.
+		c.cookie = "__Host-" + sessionCookie
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	c.pages = p
+	return c, nil
+}
+
+// Register adds every console and admin API route to e, each behind guard.
+func (c *Console) Register(e *gin.Engine) {
+	c.table = map[string]Route{}
+	for _, r := range c.routes() {
+		c.table[r.Method+" "+r.Path] = r
+		if c.d.PageSecurity != nil && !strings.HasPrefix(r.Path, apiPrefix+"/") {
+			e.Handle(r.Method, r.Path, c.d.PageSecurity, c.guard, r.handler)
+			continue
+		}
+		e.Handle(r.Method, r.Path, c.guard, r.handler)
+	}
+}
+
+// ActorOf names the signed-in operator of a guarded request for audit events.
+func ActorOf(g *gin.Context) string {
+	if o, ok := g.Get(ctxOperator); ok {
+		if op, ok := o.(*operator.Operator); ok && op != nil {
+			return op.Email
+		}
+	}
+	return "api"
+}
+
+// operatorOf returns the signed-in operator of a guarded request.
+func operatorOf(c *gin.Context) *operator.Operator {
+	o, _ := c.MustGet(ctxOperator).(*operator.Operator)
+	return o
+}
+
+func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, apiPrefix+"/") }
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// guard is THE access-control middleware: route lookup (unknown routes are
+// denied), authentication (session cookie or API token), CSRF on state
+// changes, tenant resolution, Casbin enforcement.
+func (c *Console) guard(g *gin.Context) {
+	g.Header("Cache-Control", "no-store")
+	g.Header("X-Content-Type-Options", "nosniff")
+	g.Header("Referrer-Policy", "same-origin")
+	if !isAPI(g) {
+		g.Header("X-Frame-Options", "DENY")
+		g.Header("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	}
+	r, ok := c.table[g.Request.Method+" "+g.FullPath()]
+	if !ok {
+		c.fail(g, apperr.Forbidden("route not covered by the access policy"))
+		return
+	}
+	if r.Scope == ScopePublic {
+		g.Next()
+		return
+	}
+	ctx := g.Request.Context()
+	var (
+		op      *operator.Operator
+		raw     string
+		viaAuth bool
+	)
+	if h := g.GetHeader("Authorization"); h != "" && isAPI(g) {
+		tok, found := strings.CutPrefix(h, "Bearer ")
+		if !found {
+			c.fail(g, apperr.Unauthorized("Authorization must be Bearer <API token>"))
+			return
+		}
+		o, err := c.d.Operators.LookupToken(ctx, strings.TrimSpace(tok))
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		op, viaAuth = o, true
+	} else {
+		raw, _ = g.Cookie(c.cookie)
+		_, o, err := c.d.Operators.LookupSession(ctx, raw)
+		if err != nil {
+			if errors.Is(err, apperr.ErrUnauthorized) && !isAPI(g) && safeMethod(g.Request.Method) {
+				g.Redirect(http.StatusSeeOther, consoleLoginPath+"?next="+url.QueryEscape(g.Request.URL.RequestURI()))
+				g.Abort()
+				return
+			}
+			c.fail(g, err)
+			return
+		}
+		op = o
+	}
+	g.Set(ctxOperator, op)
+	g.Set(ctxSessionRaw, raw)
+	if !viaAuth && !safeMethod(g.Request.Method) {
+		want := operator.CSRFToken(raw)
+		got := g.GetHeader(csrfHeader)
+		if got == "" && !isAPI(g) {
+			g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxImportBytes)
+			got = g.PostForm(csrfFormField)
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			c.fail(g, apperr.Forbidden("missing or invalid CSRF token; reload the page and try again"))
+			return
+		}
+	}
+	domain := ""
+	switch r.Scope {
+	case ScopeSignedIn:
+		g.Next()
+		return
+	case ScopeGlobal:
+		domain = rbac.AllTenants
+	case ScopeTenant:
+		domain = g.Param("tenantId")
+	case ScopeProject:
+		p, err := c.d.Projects.Get(ctx, g.Param("projectId"))
+		switch {
+		case err == nil:
+			domain = p.TenantID
+			g.Set(ctxProject, p)
+		case errors.Is(err, apperr.ErrNotFound):
+			// Unknown project: only platform-wide roles pass (and then get 404),
+			// so tenant operators cannot probe which project ids exist.
+			domain = ""
+		default:
+			c.fail(g, err)
+			return
+		}
+	}
+	allowed, err := c.d.RBAC.Allowed(op.ID, domain, r.Obj, r.Act)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if !allowed {
+		c.fail(g, apperr.Forbidden("you do not have permission for this"))
+		return
+	}
+	g.Next()
+}
+
+// projectOf returns the project resolved by guard (404 when it does not exist).
+func projectOf(g *gin.Context) (*project.Project, error) {
+	if v, ok := g.Get(ctxProject); ok {
+		return v.(*project.Project), nil
+	}
+	return nil, apperr.NotFound("project not found")
+}
+
+// fail writes err as JSON (API) or as an HTML error page (console).
+func (c *Console) fail(g *gin.Context, err error) {
+	if isAPI(g) {
+		httpapi.WriteError(g, c.d.Log, err)
+		return
+	}
+	status, _ := httpapi.Status(err)
+	msg := "Something went wrong."
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		msg = ae.Message
+	} else if status >= 500 {
+		c.d.Log.ErrorContext(g.Request.Context(), "console request failed", "request_id", httpapi.RequestID(g), "status", status, "error", err.Error())
+	}
+	c.render(g, status, "error", "Error", errorPage{Status: status, Message: msg})
+	g.Abort()
+}
+
+// can reports whether the current operator may act on obj in tenant (for showing buttons).
+func (c *Console) can(g *gin.Context, tenant, obj, act string) bool {
+	ok, _ := c.d.RBAC.Allowed(operatorOf(g).ID, tenant, obj, act)
+	return ok
+}
+
+// scope returns the tenant filter of the operator: nil = all tenants.
+func (c *Console) scope(g *gin.Context) []string {
+	all, ts := c.d.RBAC.Scope(operatorOf(g).ID)
+	if all {
+		return nil
+	}
+	return ts
+}
+
+func (c *Console) record(g *gin.Context, e audit.Event) {
+	e.Actor = operatorOf(g).Email
+	if err := c.d.Audit.Record(g.Request.Context(), e); err != nil {
+		c.d.Log.ErrorContext(g.Request.Context(), "audit record failed", "action", e.Action, "error", err.Error())
+	}
+}
+
+func (c *Console) setSessionCookie(g *gin.Context, raw string, maxAge int) {
+	http.SetCookie(g.Writer, &http.Cookie{
+		Name: c.cookie, Value: raw, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// CookieName is the session cookie's name ("__Host-" prefixed on https).
+func (c *Console) CookieName() string { return c.cookie }
+
+// SecureCookies reports whether cookies carry the Secure attribute.
+func (c *Console) SecureCookies() bool { return c.secure }

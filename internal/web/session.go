@@ -1,0 +1,157 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/operator"
+)
+
+// loginScope separates operator logins from end-user logins in the guard.
+const loginScope = "console"
+
+// login checks credentials, starts a server-side session and sets the cookie.
+func (c *Console) login(g *gin.Context, email, password string) (*operator.Operator, string, error) {
+	ctx := g.Request.Context()
+	if err := c.d.LoginGuard.Begin(g.ClientIP(), loginScope, email); err != nil {
+		return nil, "", err
+	}
+	o, err := c.d.Operators.Authenticate(ctx, email, password)
+	if err != nil {
+		if errors.Is(err, apperr.ErrUnauthorized) {
+			c.d.LoginGuard.Fail(loginScope, email)
+		}
+		return nil, "", err
+	}
+	c.d.LoginGuard.Succeed(loginScope, email)
+	raw, _, err := c.d.Operators.NewSession(ctx, o.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	c.setSessionCookie(g, raw, int(c.d.Operators.SessionTTL().Seconds()))
+	_ = c.d.Audit.Record(ctx, audit.Event{Actor: o.Email, Action: "operator.login", Target: o.Email})
+	return o, raw, nil
+}
+
+// endSession revokes the current session (server side) and clears the cookie.
+func (c *Console) endSession(g *gin.Context) {
+	if raw := g.GetString(ctxSessionRaw); raw != "" {
+		if err := c.d.Operators.RevokeSession(g.Request.Context(), raw); err != nil {
+			c.d.Log.ErrorContext(g.Request.Context(), "logout failed", "error", err.Error())
+		}
+		_ = c.d.Audit.Record(g.Request.Context(), audit.Event{Actor: operatorOf(g).Email, Action: "operator.logout", Target: operatorOf(g).Email})
+	}
+	c.setSessionCookie(g, "", -1)
+}
+
+func randomString() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// loginCSRF issues the pre-session (double-submit) token that protects the
+// login form against login CSRF.
+func (c *Console) loginCSRF(g *gin.Context) string {
+	v := randomString()
+	http.SetCookie(g.Writer, &http.Cookie{Name: loginCSRFCookie, Value: v, Path: consoleLoginPath, MaxAge: 3600,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	return v
+}
+
+type loginData struct {
+	Next  string
+	Email string
+}
+
+// safeNext keeps redirects after login inside the console.
+func safeNext(s string) string {
+	if strings.HasPrefix(s, "/console/") && !strings.HasPrefix(s, "//") && !strings.ContainsAny(s, "\\\r\n") {
+		return s
+	}
+	return "/console/"
+}
+
+func (c *Console) loginPage(g *gin.Context) {
+	// Already signed in: go straight to the console.
+	if raw, err := g.Cookie(c.cookie); err == nil {
+		if _, _, err := c.d.Operators.LookupSession(g.Request.Context(), raw); err == nil {
+			g.Redirect(http.StatusSeeOther, safeNext(g.Query("next")))
+			return
+		}
+	}
+	c.renderLogin(g, http.StatusOK, loginData{Next: safeNext(g.Query("next"))}, "")
+}
+
+func (c *Console) renderLogin(g *gin.Context, status int, d loginData, errMsg string) {
+	c.renderWith(g, status, "login", "Sign in", d, pageOpts{csrf: c.loginCSRF(g), err: errMsg})
+}
+
+func (c *Console) loginSubmit(g *gin.Context) {
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
+	d := loginData{Next: safeNext(g.PostForm("next")), Email: g.PostForm("email")}
+	want, _ := g.Cookie(loginCSRFCookie)
+	got := g.PostForm(csrfFormField)
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		c.renderLogin(g, http.StatusForbidden, d, "Your sign-in form expired. Please try again.")
+		return
+	}
+	if _, _, err := c.login(g, d.Email, g.PostForm("password")); err != nil {
+		status, _ := statusOf(err)
+		msg := publicError(err)
+		if status >= 500 {
+			msg = "Sign-in is temporarily unavailable."
+		}
+		c.renderLogin(g, status, d, msg)
+		return
+	}
+	http.SetCookie(g.Writer, &http.Cookie{Name: loginCSRFCookie, Value: "", Path: consoleLoginPath, MaxAge: -1, HttpOnly: true, Secure: c.secure})
+	g.Redirect(http.StatusSeeOther, d.Next)
+}
+
+func (c *Console) logout(g *gin.Context) {
+	c.endSession(g)
+	g.Redirect(http.StatusSeeOther, consoleLoginPath)
+}
+
+// member is one operator's role in a tenant.
+type member struct {
+	Operator *operator.Operator `json:"operator"`
+	Role     string             `json:"role"`
+}
+
+func (c *Console) members(g *gin.Context, tenant string) ([]member, error) {
+	if _, err := c.d.Projects.GetTenant(g.Request.Context(), tenant); err != nil {
+		return nil, err
+	}
+	as := c.d.RBAC.Members(tenant)
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		ids = append(ids, a.OperatorID)
+	}
+	ops, err := c.d.Operators.List(g.Request.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*operator.Operator{}
+	for i := range ops {
+		byID[ops[i].ID] = &ops[i]
+	}
+	out := []member{}
+	for _, a := range as {
+		if o := byID[a.OperatorID]; o != nil {
+			out = append(out, member{Operator: o, Role: a.Role})
+		}
+	}
+	return out, nil
+}
+
+var _ = apperr.ErrInvalid
