@@ -13,15 +13,17 @@ import (
 )
 
 // Cache wraps a SecretStore so that Get is served from memory: the /auth hot
-// path never waits for the backend once a project's keyring is cached.
+// path calls the backend at most once per project per ttl, never per request.
 //
 //   - A cold entry (first use, or after invalidation) is loaded synchronously,
 //     with concurrent loads of one project merged into one.
-//   - An entry older than ttl is still served at once while one background
-//     refresh replaces it (stale-while-revalidate).
-//   - When that refresh fails (Vault down, database down) the cached keyring
-//     keeps serving and the refresh is retried after retry; only "not found"
-//     (the secret was deleted) drops the entry.
+//   - An entry older than ttl is refreshed by one background load; requests
+//     wait for it until refreshWait (default 250ms) after it started, then
+//     get the cached keyring, so a slow or dead backend adds at most
+//     refreshWait of latency once per refresh, not per request.
+//   - When the refresh fails (Vault down, database down) the cached keyring
+//     keeps serving and the next refresh is tried after retry (default 10s);
+//     only "not found" (the secret was deleted) drops the entry.
 //   - Writes through the Cache (Put, Rotate, Delete) drop the project's entry
 //     once they may have changed anything; a write that fails as unavailable
 //     changed nothing, so the cached keyring stays for the hot path.
@@ -29,6 +31,7 @@ type Cache struct {
 	SecretStore
 	ttl            time.Duration
 	retry          time.Duration
+	refreshWait    time.Duration
 	refreshTimeout time.Duration
 	log            *slog.Logger
 	now            func() time.Time
@@ -43,9 +46,12 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	kr         *Keyring
-	fetched    time.Time
-	refreshing bool
+	kr      *Keyring
+	fetched time.Time
+	// refreshing is closed when the running background refresh ends (nil: none
+	// runs); requests wait for it until waitUntil (wall clock) at the latest.
+	refreshing chan struct{}
+	waitUntil  time.Time
 	nextTry    time.Time
 }
 
@@ -59,6 +65,10 @@ func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { 
 // next attempt (default 10s).
 func WithRefreshRetry(d time.Duration) CacheOption { return func(c *Cache) { c.retry = d } }
 
+// WithRefreshWait sets how long a request waits for the refresh of an expired
+// entry before it is served the cached keyring (default 250ms; 0: never waits).
+func WithRefreshWait(d time.Duration) CacheOption { return func(c *Cache) { c.refreshWait = d } }
+
 // NewCache wraps inner; entries are refreshed after ttl.
 func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger, opts ...CacheOption) *Cache {
 	if log == nil {
@@ -68,6 +78,7 @@ func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger, opts ...Ca
 		SecretStore:    inner,
 		ttl:            ttl,
 		retry:          10 * time.Second,
+		refreshWait:    250 * time.Millisecond,
 		refreshTimeout: 30 * time.Second,
 		log:            log,
 		now:            time.Now,
@@ -95,14 +106,33 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	e, ok = c.byProj[projectID]
 	if ok {
 		now := c.now()
-		if now.Sub(e.fetched) >= c.ttl && !e.refreshing && !now.Before(e.nextTry) {
-			e.refreshing = true
+		if now.Sub(e.fetched) >= c.ttl && e.refreshing == nil && !now.Before(e.nextTry) {
+			e.refreshing = make(chan struct{})
+			e.waitUntil = time.Now().Add(c.refreshWait)
 			c.wg.Add(1)
-			go c.refresh(projectID, c.gen[projectID])
+			go c.refresh(projectID, c.gen[projectID], e.refreshing)
 		}
-		kr := e.kr
+		kr, wait, d := e.kr, e.refreshing, time.Until(e.waitUntil)
 		c.mu.Unlock()
-		return kr, nil
+		if wait == nil || d <= 0 { // a slow refresh delays requests by refreshWait once, not each
+			return kr, nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-wait:
+		case <-t.C:
+			return kr, nil // slow backend: serve what we have
+		case <-ctx.Done():
+			return kr, nil
+		}
+		c.mu.RLock()
+		e2, ok := c.byProj[projectID]
+		c.mu.RUnlock()
+		if !ok { // deleted or invalidated meanwhile: load afresh
+			return c.Get(ctx, projectID)
+		}
+		return e2.kr, nil
 	}
 	gen := c.gen[projectID]
 	c.mu.Unlock()
@@ -125,9 +155,10 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	return v.(*Keyring), nil
 }
 
-// refresh reloads a stale entry in the background.
-func (c *Cache) refresh(projectID string, gen uint64) {
+// refresh reloads a stale entry in the background and closes done when finished.
+func (c *Cache) refresh(projectID string, gen uint64, done chan struct{}) {
 	defer c.wg.Done()
+	defer close(done)
 	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
 	defer cancel()
 	kr, err := c.SecretStore.Get(ctx, projectID)
@@ -144,7 +175,7 @@ func (c *Cache) refresh(projectID string, gen uint64) {
 		delete(c.byProj, projectID)
 		c.gen[projectID]++
 	default:
-		e.refreshing = false
+		e.refreshing = nil
 		e.nextTry = c.now().Add(c.retry)
 		c.log.Warn("secret refresh failed; serving cached secret",
 			"project_id", projectID, "age", c.now().Sub(e.fetched).Round(time.Second).String(), "error", err.Error())

@@ -139,9 +139,57 @@ func TestCacheInvalidatesOnWrites(t *testing.T) {
 	}
 }
 
-func TestCacheTTLRefreshesInBackground(t *testing.T) {
+func TestCacheTTLExpiryRefreshes(t *testing.T) {
 	t.Parallel()
 	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.current(t)
+	// A rotation by another instance (the CLI, another replica) bypasses this cache.
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reads := r.count.Reads.Load()
+	r.advance(cacheTTL - time.Second)
+	if v := r.current(t); v != 1 || r.count.Reads.Load() != reads {
+		t.Fatalf("before the TTL: v%d, %d backend reads", v, r.count.Reads.Load()-reads)
+	}
+	r.advance(time.Second)
+	// Expired: the first request waits for the (fast) refresh and sees v2.
+	if v := r.current(t); v != 2 {
+		t.Errorf("after the TTL: v%d, want v2", v)
+	}
+	if r.count.Reads.Load() == reads {
+		t.Fatal("expired entry was not refreshed from the backend")
+	}
+	reads = r.count.Reads.Load()
+	for range 20 {
+		r.current(t)
+	}
+	if got := r.count.Reads.Load(); got != reads {
+		t.Errorf("refreshed entry is not cached again (%d reads)", got-reads)
+	}
+	// Deleted behind the cache's back: the refresh drops the entry.
+	if err := r.Manager.Delete(ctx, r.ProjectID, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(cacheTTL)
+	if _, err := r.cache.Get(ctx, r.ProjectID); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("after the secret was deleted: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCacheSlowRefreshServesCachedKeyringAfterBoundedWait(t *testing.T) {
+	t.Parallel()
+	var blk *blockingBackend
+	r := newCacheRig(t, func(t *testing.T, db *store.DB) secret.Backend {
+		blk = &blockingBackend{Backend: newSealed(t, db)}
+		return blk
+	})
+	r.cache = secret.NewCache(r.Manager, cacheTTL, nil, secret.WithCacheClock(r.clock), secret.WithRefreshWait(300*time.Millisecond))
+	t.Cleanup(func() { _ = r.cache.Close() })
 	ctx := context.Background()
 	if _, _, err := r.cache.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -150,28 +198,27 @@ func TestCacheTTLRefreshesInBackground(t *testing.T) {
 	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	reads := r.count.Reads.Load()
+	entered, release := blk.arm() // the backend hangs
 	r.advance(cacheTTL)
-	// Expired: served at once from memory while one refresh runs.
+	start := time.Now()
 	if v := r.current(t); v != 1 {
-		t.Errorf("expired entry: got v%d, want the stale v1 served without waiting", v)
+		t.Errorf("with a hanging backend: v%d, want the cached v1", v)
 	}
-	_ = r.cache.Close() // wait for the refresh
-	if r.count.Reads.Load() == reads {
-		t.Fatal("expired entry was not refreshed from the backend")
+	<-entered
+	// Requests during the hung refresh do not start another one.
+	for range 10 {
+		if v := r.current(t); v != 1 {
+			t.Fatalf("v%d", v)
+		}
 	}
+	// One bounded wait (300ms) in all, not one per request (11 x 300ms).
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("11 requests took %s with a hung backend: each one waited", d)
+	}
+	close(release)
+	_ = r.cache.Close() // the refresh completes in the background
 	if v := r.current(t); v != 2 {
-		t.Errorf("after refresh: v%d, want v2", v)
-	}
-	// Deleted behind the cache's back: the refresh drops the entry.
-	if err := r.Manager.Delete(ctx, r.ProjectID, "ops"); err != nil {
-		t.Fatal(err)
-	}
-	r.advance(cacheTTL)
-	r.current(t)
-	_ = r.cache.Close()
-	if _, err := r.cache.Get(ctx, r.ProjectID); !errors.Is(err, apperr.ErrNotFound) {
-		t.Errorf("after the secret was deleted: %v, want ErrNotFound", err)
+		t.Errorf("after the slow refresh finished: v%d, want v2", v)
 	}
 }
 
