@@ -25,8 +25,16 @@ import (
 //   - Writes through the Cache (Put, Rotate, Delete) drop the project's entry
 //     once they may have changed anything; a write that fails as unavailable
 //     changed nothing, so the cached keyring stays for the hot path.
+//   - Writes made by another process (the CLI, another replica) are noticed
+//     through a VersionChecker: at most every checkEvery a background query
+//     compares the current version in SQL metadata (never the backend) with
+//     the cached one and reloads on a difference. Pingstreams revokes the old
+//     shared secret as soon as a new one is generated, so signing with a
+//     stale secret for a whole ttl is not acceptable.
 type Cache struct {
 	SecretStore
+	versions       VersionChecker
+	checkEvery     time.Duration
 	ttl            time.Duration
 	retry          time.Duration
 	refreshTimeout time.Duration
@@ -45,8 +53,25 @@ type Cache struct {
 type cacheEntry struct {
 	kr         *Keyring
 	fetched    time.Time
+	checked    time.Time
 	refreshing bool
 	nextTry    time.Time
+}
+
+// VersionChecker reports a project's current secret version from metadata
+// (implemented by *Manager with one SQL query; it never reads the value).
+type VersionChecker interface {
+	CurrentVersion(ctx context.Context, projectID string) (int, error)
+}
+
+// WithVersionCheck makes the Cache compare the cached version with vc at
+// most every interval and reload when another process changed it.
+func WithVersionCheck(vc VersionChecker, interval time.Duration) CacheOption {
+	return func(c *Cache) {
+		if interval > 0 {
+			c.versions, c.checkEvery = vc, interval
+		}
+	}
 }
 
 // CacheOption configures a Cache.
@@ -86,7 +111,11 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	e, ok := c.byProj[projectID]
 	if ok && c.now().Sub(e.fetched) < c.ttl {
 		kr := e.kr
+		due := c.versions != nil && !e.refreshing && c.now().Sub(e.checked) >= c.checkEvery
 		c.mu.RUnlock()
+		if due {
+			c.startCheck(projectID)
+		}
 		return kr, nil
 	}
 	c.mu.RUnlock()
@@ -114,7 +143,7 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 		}
 		c.mu.Lock()
 		if c.gen[projectID] == gen {
-			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now(), checked: c.now()}
 		}
 		c.mu.Unlock()
 		return kr, nil
@@ -123,6 +152,42 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 		return nil, err
 	}
 	return v.(*Keyring), nil
+}
+
+// startCheck launches one background version check for the project.
+func (c *Cache) startCheck(projectID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byProj[projectID]
+	now := c.now()
+	if !ok || e.refreshing || now.Sub(e.checked) < c.checkEvery {
+		return // another request got here first
+	}
+	e.checked = now
+	e.refreshing = true
+	c.wg.Add(1)
+	go c.check(projectID, c.gen[projectID], e.kr.Current.Version)
+}
+
+// check compares the metadata's current version with the cached one and
+// reloads the keyring when they differ (or drops it when the secret is gone).
+func (c *Cache) check(projectID string, gen uint64, cached int) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
+	v, err := c.versions.CurrentVersion(ctx, projectID)
+	cancel()
+	if err == nil && v != cached || errors.Is(err, apperr.ErrNotFound) {
+		c.refresh(projectID, gen) // calls wg.Done
+		return
+	}
+	defer c.wg.Done()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byProj[projectID]; ok && c.gen[projectID] == gen {
+		e.refreshing = false
+	}
+	if err != nil {
+		c.log.Warn("secret version check failed; serving cached secret", "project_id", projectID, "error", err.Error())
+	}
 }
 
 // refresh reloads a stale entry in the background.
@@ -139,7 +204,7 @@ func (c *Cache) refresh(projectID string, gen uint64) {
 	}
 	switch {
 	case err == nil:
-		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now(), checked: c.now()}
 	case errors.Is(err, apperr.ErrNotFound):
 		delete(c.byProj, projectID)
 		c.gen[projectID]++
