@@ -28,6 +28,7 @@ type Config struct {
 	MasterKeyFile  string        // PINGAUTH_MASTER_KEY_FILE
 	SecretGrace    time.Duration // PINGAUTH_SECRET_GRACE: how long a rotated-out secret still verifies
 	SecretCacheTTL time.Duration // PINGAUTH_SECRET_CACHE_TTL
+	SecretCheck    time.Duration // PINGAUTH_SECRET_CHECK_INTERVAL: how often a cached secret's version is compared with SQL metadata
 	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
 	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
@@ -87,6 +88,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		MasterKeyFile:  get("PINGAUTH_MASTER_KEY_FILE", ""),
 		SecretGrace:    dur("PINGAUTH_SECRET_GRACE", 24*time.Hour),
 		SecretCacheTTL: dur("PINGAUTH_SECRET_CACHE_TTL", 5*time.Minute),
+		SecretCheck:    dur("PINGAUTH_SECRET_CHECK_INTERVAL", 2*time.Second),
 		WidgetScript:   get("PINGAUTH_WIDGET_SCRIPT", "https://widget.tiledesk.com/v6/launch.js"),
 		CacheTTL:       dur("PINGAUTH_CACHE_TTL", 10*time.Second),
 		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),

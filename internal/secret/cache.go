@@ -27,8 +27,16 @@ import (
 //   - Writes through the Cache (Put, Rotate, Delete) drop the project's entry
 //     once they may have changed anything; a write that fails as unavailable
 //     changed nothing, so the cached keyring stays for the hot path.
+//   - Writes made by another process (the CLI, another replica) are noticed
+//     through a VersionChecker: at most every checkEvery a background query
+//     compares the current version in SQL metadata (never the backend) with
+//     the cached one and reloads on a difference. Pingstreams revokes the old
+//     shared secret as soon as a new one is generated, so signing with a
+//     stale secret for a whole ttl is not acceptable.
 type Cache struct {
 	SecretStore
+	versions       VersionChecker
+	checkEvery     time.Duration
 	ttl            time.Duration
 	retry          time.Duration
 	refreshWait    time.Duration
@@ -48,11 +56,29 @@ type Cache struct {
 type cacheEntry struct {
 	kr      *Keyring
 	fetched time.Time
-	// refreshing is closed when the running background refresh ends (nil: none
-	// runs); requests wait for it until waitUntil (wall clock) at the latest.
+	checked time.Time
+	// refreshing is closed when the running background check or refresh ends
+	// (nil: none runs); requests wait for a refresh of an expired entry until
+	// waitUntil (wall clock) at the latest.
 	refreshing chan struct{}
 	waitUntil  time.Time
 	nextTry    time.Time
+}
+
+// VersionChecker reports a project's current secret version from metadata
+// (implemented by *Manager with one SQL query; it never reads the value).
+type VersionChecker interface {
+	CurrentVersion(ctx context.Context, projectID string) (int, error)
+}
+
+// WithVersionCheck makes the Cache compare the cached version with vc at
+// most every interval and reload when another process changed it.
+func WithVersionCheck(vc VersionChecker, interval time.Duration) CacheOption {
+	return func(c *Cache) {
+		if interval > 0 {
+			c.versions, c.checkEvery = vc, interval
+		}
+	}
 }
 
 // CacheOption configures a Cache.
@@ -65,8 +91,8 @@ func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { 
 // next attempt (default 10s).
 func WithRefreshRetry(d time.Duration) CacheOption { return func(c *Cache) { c.retry = d } }
 
-// WithRefreshWait sets how long a request waits for the refresh of an expired
-// entry before it is served the cached keyring (default 250ms; 0: never waits).
+// WithRefreshWait sets how long requests wait for the refresh of an expired
+// entry before they are served the cached keyring (default 250ms; 0: never).
 func WithRefreshWait(d time.Duration) CacheOption { return func(c *Cache) { c.refreshWait = d } }
 
 // NewCache wraps inner; entries are refreshed after ttl.
@@ -97,7 +123,11 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	e, ok := c.byProj[projectID]
 	if ok && c.now().Sub(e.fetched) < c.ttl {
 		kr := e.kr
+		due := c.versions != nil && e.refreshing == nil && c.now().Sub(e.checked) >= c.checkEvery
 		c.mu.RUnlock()
+		if due {
+			c.startCheck(projectID)
+		}
 		return kr, nil
 	}
 	c.mu.RUnlock()
@@ -144,7 +174,8 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 		}
 		c.mu.Lock()
 		if c.gen[projectID] == gen {
-			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+			now := c.now()
+			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
 		}
 		c.mu.Unlock()
 		return kr, nil
@@ -155,7 +186,44 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	return v.(*Keyring), nil
 }
 
-// refresh reloads a stale entry in the background and closes done when finished.
+// startCheck launches one background version check for the project.
+func (c *Cache) startCheck(projectID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byProj[projectID]
+	now := c.now()
+	if !ok || e.refreshing != nil || now.Sub(e.checked) < c.checkEvery {
+		return // another request got here first
+	}
+	e.checked = now
+	e.refreshing = make(chan struct{}) // waitUntil stays zero: nobody waits for a check
+	c.wg.Add(1)
+	go c.check(projectID, c.gen[projectID], e.kr.Current.Version, e.refreshing)
+}
+
+// check compares the metadata's current version with the cached one and
+// reloads the keyring when they differ (or drops it when the secret is gone).
+func (c *Cache) check(projectID string, gen uint64, cached int, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
+	v, err := c.versions.CurrentVersion(ctx, projectID)
+	cancel()
+	if err == nil && v != cached || errors.Is(err, apperr.ErrNotFound) {
+		c.refresh(projectID, gen, done) // calls wg.Done and closes done
+		return
+	}
+	defer c.wg.Done()
+	defer close(done)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byProj[projectID]; ok && c.gen[projectID] == gen {
+		e.refreshing = nil
+	}
+	if err != nil {
+		c.log.Warn("secret version check failed; serving cached secret", "project_id", projectID, "error", err.Error())
+	}
+}
+
+// refresh reloads an entry in the background and closes done when finished.
 func (c *Cache) refresh(projectID string, gen uint64, done chan struct{}) {
 	defer c.wg.Done()
 	defer close(done)
@@ -170,7 +238,8 @@ func (c *Cache) refresh(projectID string, gen uint64, done chan struct{}) {
 	}
 	switch {
 	case err == nil:
-		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: c.now()}
+		now := c.now()
+		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
 	case errors.Is(err, apperr.ErrNotFound):
 		delete(c.byProj, projectID)
 		c.gen[projectID]++

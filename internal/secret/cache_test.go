@@ -417,3 +417,45 @@ func BenchmarkCacheHit(b *testing.B) {
 		b.Fatal("cache hits read the backend")
 	}
 }
+
+// A rotation made by another process (the CLI, another replica) reaches this
+// process's cache within the version-check interval, without a backend read
+// per request: the check queries only SQL metadata.
+func TestCacheNoticesRotationByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	checked := secret.NewCache(r.Manager, cacheTTL, nil, secret.WithCacheClock(r.clock), secret.WithVersionCheck(r.Manager, 2*time.Second))
+	t.Cleanup(func() { _ = checked.Close() })
+	if _, err := r.cache.Put(ctx, r.ProjectID, secrettest.Value(32), secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.current(t)
+	if kr, err := checked.Get(ctx, r.ProjectID); err != nil || kr.Current.Version != before {
+		t.Fatalf("warm checked cache: %v %v", kr, err)
+	}
+	// "Another process": rotate through the Manager, bypassing both caches.
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{Actor: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	if kr, _ := checked.Get(ctx, r.ProjectID); kr.Current.Version != before {
+		t.Fatal("version checked before the interval elapsed")
+	}
+	r.advance(3 * time.Second)
+	_, _ = checked.Get(ctx, r.ProjectID) // due: starts the background check
+	_ = checked.Close()                  // wait for it
+	if kr, _ := checked.Get(ctx, r.ProjectID); kr.Current.Version != before+1 {
+		t.Fatalf("checked cache still on v%d after another process rotated to v%d", kr.Current.Version, before+1)
+	}
+	if got := r.current(t); got != before {
+		t.Fatalf("cache without version check changed too (v%d): the test does not isolate the check", got)
+	}
+	// Unchanged version: the check costs no backend read.
+	reads := r.count.Reads.Load()
+	r.advance(3 * time.Second)
+	_, _ = checked.Get(ctx, r.ProjectID)
+	_ = checked.Close()
+	if r.count.Reads.Load() != reads {
+		t.Fatalf("an unchanged version check read the backend (%d reads)", r.count.Reads.Load()-reads)
+	}
+}

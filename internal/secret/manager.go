@@ -164,6 +164,20 @@ func (m *Manager) write(ctx context.Context, projectID string, value []byte, sou
 	return meta, nil
 }
 
+// CurrentVersion returns the project's current secret version from metadata
+// (one SQL query; the backend is not touched). It implements VersionChecker.
+func (m *Manager) CurrentVersion(ctx context.Context, projectID string) (int, error) {
+	var v []int
+	if err := m.db.WithContext(ctx).Model(&Meta{}).Where("project_id = ? AND superseded_at IS NULL", projectID).
+		Order("version DESC").Limit(1).Pluck("version", &v).Error; err != nil {
+		return 0, fmt.Errorf("secret: current version: %w", err)
+	}
+	if len(v) == 0 {
+		return 0, apperr.NotFound("project %s has no shared secret yet", projectID)
+	}
+	return v[0], nil
+}
+
 // Versions implements SecretStore.
 func (m *Manager) Versions(ctx context.Context, projectID string) ([]Meta, error) {
 	var out []Meta
