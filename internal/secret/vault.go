@@ -102,6 +102,9 @@ func NewVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 		case os.Getenv(vault.EnvVaultClientTimeout) == "":
 			conf.Timeout = DefaultVaultTimeout
 		}
+		// Retry blips quickly (the library waits 1-1.5s); long outages are
+		// the cache's business, and a readiness probe must answer fast.
+		conf.MinRetryWait, conf.MaxRetryWait = 100*time.Millisecond, 500*time.Millisecond
 		switch {
 		case cfg.MaxRetries < 0:
 			conf.MaxRetries = 0
