@@ -74,7 +74,10 @@ type Vault struct {
 
 type appRole struct{ mount, roleID, secretID string }
 
-var vaultProjectID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+// vaultSecretID matches the ids the backend stores: a project id, optionally
+// with a ":purpose" suffix for other secrets of the project (e.g. "p1:idp",
+// the exchange-mode IdP secret), which maps to a sub-path.
+var vaultSecretID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}(:[a-z0-9][a-z0-9_-]{0,31})?$`)
 
 // NewVault connects to Vault. With AppRole credentials it logs in first and
 // fails when the login is refused, so a misconfiguration stops startup.
@@ -163,19 +166,22 @@ func NewVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 // Name implements Backend.
 func (v *Vault) Name() string { return "vault" }
 
-// Path returns the KV v2 secret path (below the mount) of a project.
-func (v *Vault) Path(projectID string) string {
+// Path returns the KV v2 secret path (below the mount) of a secret id:
+// <prefix>/projects/<projectId>, or <prefix>/projects/<projectId>/<purpose>
+// for "<projectId>:<purpose>".
+func (v *Vault) Path(id string) string {
+	p := "projects/" + strings.Replace(id, ":", "/", 1)
 	if v.prefix == "" {
-		return "projects/" + projectID
+		return p
 	}
-	return v.prefix + "/projects/" + projectID
+	return v.prefix + "/" + p
 }
 
-func (v *Vault) path(projectID string) (string, error) {
-	if !vaultProjectID.MatchString(projectID) {
+func (v *Vault) path(id string) (string, error) {
+	if !vaultSecretID.MatchString(id) {
 		return "", apperr.Invalid("project_id", "project id must be 1-128 characters of letters, digits, '-' or '_'")
 	}
-	return v.Path(projectID), nil
+	return v.Path(id), nil
 }
 
 // Write implements Backend: it stores value as a new KV v2 version.

@@ -101,7 +101,7 @@ func TestVaultReadOfDeletedVersionIsNotFound(t *testing.T) {
 func TestVaultRejectsUnsafeProjectIDs(t *testing.T) {
 	t.Parallel()
 	b := newVault(t)
-	for _, id := range []string{"", "../other", "a/b", "x?version=1", strings.Repeat("a", 200)} {
+	for _, id := range []string{"", "../other", "a/b", "x?version=1", "p:../x", "p:a:b", "p:", strings.Repeat("a", 200)} {
 		if _, err := b.Write(context.Background(), id, secrettest.Value(20)); !errors.Is(err, apperr.ErrInvalid) {
 			t.Errorf("Write(%q) = %v, want ErrInvalid", id, err)
 		}

@@ -148,6 +148,35 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) secret.Backe
 		}
 	})
 
+	t.Run("a project's purpose-suffixed secret (p:idp) is separate from its shared secret", func(t *testing.T) {
+		t.Parallel()
+		b := newBackend(t)
+		pid := RandomID("p")
+		main, idp := Value(30), Value(31)
+		if _, err := b.Write(ctx, pid, main); err != nil {
+			t.Fatal(err)
+		}
+		n, err := b.Write(ctx, pid+":idp", idp)
+		if err != nil {
+			t.Fatalf("write %s:idp: %v", pid, err)
+		}
+		if n != 1 {
+			t.Errorf("first write of %s:idp got version %d, want 1", pid, n)
+		}
+		if err := b.Delete(ctx, pid); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Read(ctx, pid+":idp", 1); err != nil || !bytes.Equal(got, idp) {
+			t.Errorf("%s:idp after deleting %s: %q, %v", pid, pid, got, err)
+		}
+		if err := b.Delete(ctx, pid+":idp"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Read(ctx, pid+":idp", 1); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("%s:idp after its delete: %v", pid, err)
+		}
+	})
+
 	t.Run("delete removes every version and is idempotent", func(t *testing.T) {
 		t.Parallel()
 		b := newBackend(t)
