@@ -24,7 +24,9 @@ func benchApp(b *testing.B, params enduser.Params) (http.Handler, string, *secre
 	b.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	env := map[string]string{"PINGAUTH_DATA_DIR": b.TempDir(), "PINGAUTH_MASTER_KEY": base64.StdEncoding.EncodeToString(key)}
+	env := map[string]string{"PINGAUTH_DATA_DIR": b.TempDir(), "PINGAUTH_MASTER_KEY": base64.StdEncoding.EncodeToString(key),
+		// One client and one account on purpose: the abuse limits would throttle it.
+		"PINGAUTH_RATE_AUTH_IP": "off", "PINGAUTH_RATE_AUTH_LOGIN": "off"}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		b.Fatal(err)
