@@ -4,7 +4,8 @@
 //   - VAULT_ADDR + VAULT_TOKEN from the environment when both are set (e.g.
 //     after `eval "$(bash .ci/vault-server.sh start)"`);
 //   - otherwise a dev-mode server started by the test process itself from a
-//     cached binary (PINGAUTH_VAULT_BIN, $HOME/.cache/pingauth-tools, or
+//     cached binary (PINGAUTH_VAULT_BIN, $PINGAUTH_TOOLS_DIR or
+//     $HOME/.cache/pingauth-tools as filled by .ci/vault-server.sh, or
 //     vault/bao on PATH), stopped by Main when the package's tests end;
 //   - otherwise the test is skipped, or fails when PINGAUTH_TEST_REQUIRE_VAULT=1.
 //
@@ -135,24 +136,34 @@ func Binary() string {
 		}
 		return ""
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		var found string
-		root := filepath.Join(home, ".cache", "pingauth-tools")
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || found != "" {
-				return nil
-			}
-			if d.IsDir() && strings.Count(strings.TrimPrefix(p, root), string(filepath.Separator)) > 3 {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && (d.Name() == "vault" || d.Name() == "bao") && isExec(p) {
-				found = p
-			}
-			return nil
-		})
-		if found != "" {
-			return found
+	root := os.Getenv("PINGAUTH_TOOLS_DIR") // as in .ci/vault-server.sh
+	if root == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = "/root" // as the script's ${HOME:-/root}
 		}
+		root = filepath.Join(home, ".cache", "pingauth-tools")
+	}
+	for _, name := range []string{"vault", "bao"} {
+		if p := filepath.Join(root, "bin", name); isExec(p) {
+			return p
+		}
+	}
+	var found string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return nil
+		}
+		if d.IsDir() && strings.Count(strings.TrimPrefix(p, root), string(filepath.Separator)) > 3 {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (d.Name() == "vault" || d.Name() == "bao") && isExec(p) {
+			found = p
+		}
+		return nil
+	})
+	if found != "" {
+		return found
 	}
 	for _, name := range []string{"vault", "bao"} {
 		if p, err := exec.LookPath(name); err == nil {
