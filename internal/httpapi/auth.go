@@ -168,23 +168,32 @@ func (s *Server) authPreflight(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// authProject loads the path's project for a token request and applies its
+// CORS policy and status; on failure it has written the error response and
+// returns nil.
+func (s *Server) authProject(c *gin.Context) *project.Project {
+	p, err := s.loadProject(c)
+	if err == nil {
+		err = s.cors(c, p)
+	}
+	if err == nil && !p.Active() {
+		err = apperr.Forbidden("project is disabled")
+	}
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return nil
+	}
+	return p
+}
+
 func (s *Server) authenticate(c *gin.Context) {
 	if s.d.Bridge != nil {
 		s.authenticateModes(c) // verification modes (auth_modes.go)
 		return
 	}
 	ctx := c.Request.Context()
-	p, err := s.loadProject(c)
-	if err != nil {
-		WriteError(c, s.d.Log, err)
-		return
-	}
-	if err := s.cors(c, p); err != nil {
-		WriteError(c, s.d.Log, err)
-		return
-	}
-	if !p.Active() {
-		WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
+	p := s.authProject(c)
+	if p == nil {
 		return
 	}
 	req, err := DecodeAuthRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)

@@ -52,17 +52,8 @@ func (s *Server) authenticateModes(c *gin.Context) {
 		s.authenticateServer(c, key)
 		return
 	}
-	p, err := s.loadProject(c)
-	if err != nil {
-		WriteError(c, s.d.Log, err)
-		return
-	}
-	if err := s.cors(c, p); err != nil {
-		WriteError(c, s.d.Log, err)
-		return
-	}
-	if !p.Active() {
-		WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
+	p := s.authProject(c)
+	if p == nil {
 		return
 	}
 	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes)

@@ -349,6 +349,20 @@ type projectPage struct {
 	MappingError string
 }
 
+// projectFormError re-renders the project page with a form's client error
+// placed by set (server errors go to the error page, as formError does).
+func (c *Console) projectFormError(g *gin.Context, p *project.Project, err error, set func(d *projectPage, msg string)) {
+	c.formError(g, err, func(msg string, status int) {
+		d, err := c.projectData(g, p)
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		set(d, msg)
+		c.render(g, status, "project", p.Name, d)
+	})
+}
+
 func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage, error) {
 	s, err := c.secretInfo(g.Request.Context(), p.ID)
 	if err != nil {
@@ -428,15 +442,7 @@ func (c *Console) secretPaste(g *gin.Context) {
 		grace = &zero
 	}
 	if _, err := c.putSecret(g, p, g.PostForm("secret"), grace); err != nil {
-		c.formError(g, err, func(msg string, status int) {
-			d, err := c.projectData(g, p)
-			if err != nil {
-				c.fail(g, err)
-				return
-			}
-			d.PasteError = msg
-			c.render(g, status, "project", p.Name, d)
-		})
+		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.PasteError = msg })
 		return
 	}
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "pasted")
@@ -450,15 +456,7 @@ func (c *Console) mappingUpdate(g *gin.Context) {
 	}
 	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
 	if err := c.setMapping(g, p, roles); err != nil {
-		c.formError(g, err, func(msg string, status int) {
-			d, err := c.projectData(g, p)
-			if err != nil {
-				c.fail(g, err)
-				return
-			}
-			d.MappingError = msg
-			c.render(g, status, "project", p.Name, d)
-		})
+		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.MappingError = msg })
 		return
 	}
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "mapping")
