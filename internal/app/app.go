@@ -139,7 +139,8 @@ func (a *App) HTTP() *httpapi.Server {
 		AudienceBase: a.Config.AudienceBase,
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
-		Ready:        map[string]httpapi.Pinger{"database": a.DB, "secrets": a.Backend},
+		Ready:        map[string]httpapi.Pinger{"database": a.DB},
+		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend},
 		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
 		Security:     a.Config.Security,
 	}

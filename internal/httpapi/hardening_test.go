@@ -335,6 +335,13 @@ func TestReadyzReportsEachDependency(t *testing.T) {
 	if w.Code != 503 || !strings.Contains(w.Body.String(), `"secrets":"unavailable"`) || !strings.Contains(w.Body.String(), `"database":"ok"`) || !strings.Contains(w.Body.String(), `"ready":false`) {
 		t.Fatalf("readyz: %d %s", w.Code, w.Body)
 	}
+	// A degradable dependency is reported but keeps the instance ready.
+	deg := httpapi.New(httpapi.Deps{Ready: map[string]httpapi.Pinger{"database": pinger{}}, Degradable: map[string]httpapi.Pinger{"secrets": pinger{err: context.DeadlineExceeded}}})
+	w = newRecorder()
+	deg.ServeHTTP(w, mustReq("GET", "/readyz"))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"secrets":"unavailable"`) || !strings.Contains(w.Body.String(), `"degraded":true`) || !strings.Contains(w.Body.String(), `"ready":true`) {
+		t.Fatalf("readyz with a degradable dependency down: %d %s", w.Code, w.Body)
+	}
 	w = newRecorder()
 	srv.ServeHTTP(w, mustReq("GET", "/healthz"))
 	if w.Code != 200 {

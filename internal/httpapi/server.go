@@ -51,8 +51,13 @@ type Deps struct {
 	PublicURL string
 	// WidgetScript is the widget loader URL used by the example page ("" omits it).
 	WidgetScript string
-	// Ready lists named dependencies checked by /readyz.
+	// Ready lists named dependencies checked by /readyz; any failure makes
+	// the instance not ready (503).
 	Ready map[string]Pinger
+	// Degradable lists dependencies whose outage /readyz reports without
+	// failing: the secret store, whose cached keyrings keep /auth serving, so
+	// a load balancer must not pull every instance during a Vault outage.
+	Degradable map[string]Pinger
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	Now          func() time.Time
@@ -128,19 +133,24 @@ func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
 	checks := gin.H{}
-	ok := true
-	for name, p := range s.d.Ready {
-		if err := p.Ping(ctx); err != nil {
-			ok = false
-			checks[name] = "unavailable"
-			s.d.Log.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
-			continue
+	ping := func(deps map[string]Pinger) bool {
+		all := true
+		for name, p := range deps {
+			if err := p.Ping(ctx); err != nil {
+				all = false
+				checks[name] = "unavailable"
+				s.d.Log.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
+				continue
+			}
+			checks[name] = "ok"
 		}
-		checks[name] = "ok"
+		return all
 	}
+	ok := ping(s.d.Ready)
+	degraded := !ping(s.d.Degradable)
 	status := http.StatusOK
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+	c.JSON(status, gin.H{"ready": ok, "degraded": degraded, "checks": checks})
 }
