@@ -51,3 +51,36 @@ func TestServerModeThroughAdminAPIAndProjectDisable(t *testing.T) {
 		t.Fatal("API key value listed")
 	}
 }
+
+// Deleting a project removes its exchange-mode HS secret from the secret
+// backend too (it is stored there under its own id, outside the project row).
+func TestProjectDeleteRemovesIdPSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, store.SQLite)
+	e.tenant("acme")
+	e.project("acme", "shop2")
+	e.operator("admin@acme.example", rbac.RoleTenantAdmin, "acme")
+	c := e.login("admin@acme.example")
+	res, body := c.do("PUT", "/api/v1/projects/shop2/idp", map[string]any{
+		"issuer": "https://idp.example.com/", "audiences": []string{"spa"}, "algorithms": []string{"HS256"},
+		"hs_secret": "an-hs-secret-of-the-site-0123456789"})
+	if res.StatusCode != 200 {
+		t.Fatalf("set idp: %d %s", res.StatusCode, body)
+	}
+	count := func() int64 {
+		var n int64
+		if err := e.a.DB.Table("sealed_secrets").Where("project_id LIKE ?", "shop2%").Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count() == 0 {
+		t.Fatal("the HS secret was not stored in the sealed backend")
+	}
+	if res, body := c.do("DELETE", "/api/v1/projects/shop2", nil); res.StatusCode >= 300 {
+		t.Fatalf("delete project: %d %s", res.StatusCode, body)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d sealed rows of the deleted project remain", n)
+	}
+}

@@ -64,6 +64,13 @@ func (c *Console) deleteProject(g *gin.Context, p *project.Project) error {
 			return err
 		}
 	}
+	if c.d.Modes != nil {
+		// The exchange mode's HS secret lives in the secret backend under its
+		// own id; remove it with the project.
+		if err := c.d.Modes.DeleteIdP(ctx, actor, p.ID); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			return err
+		}
+	}
 	if err := c.d.Projects.Delete(ctx, p.ID); err != nil {
 		return err
 	}
