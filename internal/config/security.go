@@ -18,7 +18,10 @@ type Security struct {
 	// the client is the TCP peer. PINGAUTH_TRUSTED_PROXIES
 	TrustedProxies []string
 	// Token-bucket rates, "N/PERIOD[:BURST]" or "off".
-	AuthPerIP    ratelimit.Rate // PINGAUTH_RATE_AUTH_IP: /auth requests per client IP
+	AuthPerIP    ratelimit.Rate // PINGAUTH_RATE_AUTH_IP: /auth requests per client IP (browsers: password, exchange)
+	// AuthServerPerIP limits /auth requests that carry an API key (server
+	// mode): one site backend mints for all its visitors from few IPs.
+	AuthServerPerIP ratelimit.Rate // PINGAUTH_RATE_AUTH_SERVER_IP
 	AuthPerLogin ratelimit.Rate // PINGAUTH_RATE_AUTH_LOGIN: /auth attempts per project+login
 	VerifyPerIP  ratelimit.Rate // PINGAUTH_RATE_VERIFY_IP: /auth/<id>/verify requests per client IP
 	LoginPerIP   ratelimit.Rate // PINGAUTH_RATE_LOGIN_IP: console login attempts per client IP
@@ -71,6 +74,7 @@ func securityFromEnv(get func(k, def string) string, dur func(k string, def time
 	}
 	s := Security{
 		AuthPerIP:       rate("PINGAUTH_RATE_AUTH_IP", "5/s:20"),
+		AuthServerPerIP: rate("PINGAUTH_RATE_AUTH_SERVER_IP", "500/s:1000"),
 		AuthPerLogin:    rate("PINGAUTH_RATE_AUTH_LOGIN", "10/m:10"),
 		VerifyPerIP:     rate("PINGAUTH_RATE_VERIFY_IP", "50/s:100"),
 		LoginPerIP:      rate("PINGAUTH_RATE_LOGIN_IP", "20/m:10"),

@@ -28,6 +28,7 @@ const (
 type hardening struct {
 	authGuard *ratelimit.Guard   // /auth: per IP, per project+login, lockout
 	verifyIP  *ratelimit.Limiter // /auth/<id>/verify: per IP
+	serverIP  *ratelimit.Limiter // /auth with an API key (server mode): per IP
 	metrics   *metrics           // nil when PINGAUTH_METRICS=off
 	nosniff   []string           // shared header value (never mutated)
 }
@@ -47,6 +48,7 @@ func (s *Server) harden() {
 	}
 	h.authGuard = ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: sec.AuthPerIP, PerLogin: sec.AuthPerLogin, Lockout: sec.Lockout, MaxKeys: sec.RateMaxKeys})
 	h.verifyIP = ratelimit.NewLimiter(sec.VerifyPerIP, sec.RateMaxKeys)
+	h.serverIP = ratelimit.NewLimiter(sec.AuthServerPerIP, sec.RateMaxKeys)
 	if s.d.EndUsers != nil {
 		s.d.EndUsers = guardedUsers{EndUsers: s.d.EndUsers, guard: h.authGuard}
 	}
@@ -84,13 +86,25 @@ func (s *Server) limitRequest(c *gin.Context) {
 		c.Next()
 		return
 	}
-	var err error
-	if route == verifyRoute {
-		if ok, wait := s.hard.verifyIP.Allow(c.ClientIP()); !ok {
-			err = apperr.RateLimited("too many requests from this address; slow down", "rate_limited", wait)
+	var bucket *ratelimit.Limiter // nil Limiter: that limit is off
+	switch {
+	case route == verifyRoute:
+		bucket = s.hard.verifyIP
+	case route == authRoutePrefix && APIKeyFromHeaders(c.GetHeader) != "":
+		// Server mode: a site's backend mints for all its visitors from a few
+		// addresses, so it gets its own, much larger per-IP bucket.
+		bucket = s.hard.serverIP
+	default:
+		if err := s.hard.authGuard.AllowIP(c.ClientIP()); err != nil {
+			WriteError(c, s.d.Log, err)
+			return
 		}
-	} else {
-		err = s.hard.authGuard.AllowIP(c.ClientIP())
+		c.Next()
+		return
+	}
+	var err error
+	if ok, wait := bucket.Allow(c.ClientIP()); !ok {
+		err = apperr.RateLimited("too many requests from this address; slow down", "rate_limited", wait)
 	}
 	if err != nil {
 		WriteError(c, s.d.Log, err)
