@@ -80,6 +80,10 @@ func (c *cli) bootstrapAdmin(ctx context.Context, a *app.App, log *slog.Logger) 
 	email := strings.TrimSpace(c.getenv("PINGAUTH_BOOTSTRAP_ADMIN_EMAIL"))
 	password := c.getenv("PINGAUTH_BOOTSTRAP_ADMIN_PASSWORD")
 	if email == "" && password == "" {
+		if n, err := a.Operators.Count(ctx); err == nil && n == 0 {
+			log.Warn("no console operator yet: create one with `pingauth operator add -email EMAIL -role platform-admin -password-stdin`, " +
+				"or set PINGAUTH_BOOTSTRAP_ADMIN_EMAIL and PINGAUTH_BOOTSTRAP_ADMIN_PASSWORD")
+		}
 		return nil
 	}
 	if email == "" || password == "" {

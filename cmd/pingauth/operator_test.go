@@ -95,4 +95,25 @@ func TestOperatorAddAndBootstrap(t *testing.T) {
 	if strings.Contains(logs.String(), "boot-secret-pass") {
 		t.Error("bootstrap logged the password")
 	}
+	// Without bootstrap variables, a database with no operator gets a hint
+	// on how to create the first one; one with operators does not.
+	none := &cli{getenv: func(string) string { return "" }}
+	cfg3, _ := config.FromEnv(func(k string) string { return map[string]string{"PINGAUTH_DATA_DIR": t.TempDir()}[k] })
+	empty, err := app.Open(context.Background(), cfg3, slog.New(slog.DiscardHandler), app.Options{HashParams: &enduser.TestParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	for _, tc := range []struct {
+		a    *app.App
+		hint bool
+	}{{empty, true}, {b, false}} {
+		var out bytes.Buffer
+		if err := none.bootstrapAdmin(context.Background(), tc.a, slog.New(slog.NewTextHandler(&out, nil))); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), "pingauth operator add"); got != tc.hint {
+			t.Errorf("first-operator hint logged = %v, want %v: %s", got, tc.hint, out.String())
+		}
+	}
 }
