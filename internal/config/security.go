@@ -18,14 +18,14 @@ type Security struct {
 	// the client is the TCP peer. PINGAUTH_TRUSTED_PROXIES
 	TrustedProxies []string
 	// Token-bucket rates, "N/PERIOD[:BURST]" or "off".
-	AuthPerIP    ratelimit.Rate // PINGAUTH_RATE_AUTH_IP: /auth requests per client IP (browsers: password, exchange)
+	AuthPerIP ratelimit.Rate // PINGAUTH_RATE_AUTH_IP: /auth requests per client IP (browsers: password, exchange)
 	// AuthServerPerIP limits /auth requests that carry an API key (server
 	// mode): one site backend mints for all its visitors from few IPs.
 	AuthServerPerIP ratelimit.Rate // PINGAUTH_RATE_AUTH_SERVER_IP
-	AuthPerLogin ratelimit.Rate // PINGAUTH_RATE_AUTH_LOGIN: /auth attempts per project+login
-	VerifyPerIP  ratelimit.Rate // PINGAUTH_RATE_VERIFY_IP: /auth/<id>/verify requests per client IP
-	LoginPerIP   ratelimit.Rate // PINGAUTH_RATE_LOGIN_IP: console login attempts per client IP
-	LoginPerUser ratelimit.Rate // PINGAUTH_RATE_LOGIN_USER: console login attempts per username
+	AuthPerLogin    ratelimit.Rate // PINGAUTH_RATE_AUTH_LOGIN: /auth attempts per project+login
+	VerifyPerIP     ratelimit.Rate // PINGAUTH_RATE_VERIFY_IP: /auth/<id>/verify requests per client IP
+	LoginPerIP      ratelimit.Rate // PINGAUTH_RATE_LOGIN_IP: console login attempts per client IP
+	LoginPerUser    ratelimit.Rate // PINGAUTH_RATE_LOGIN_USER: console login attempts per username
 	// Lockout after consecutive failed passwords (per project+login and per console user).
 	Lockout ratelimit.LockoutPolicy // PINGAUTH_LOCKOUT_THRESHOLD, PINGAUTH_LOCKOUT_BASE, PINGAUTH_LOCKOUT_MAX
 	// RateMaxKeys bounds each limiter table (memory). PINGAUTH_RATE_MAX_KEYS
