@@ -346,21 +346,11 @@ func (c *Console) apiProjects(g *gin.Context) {
 	c.ok(g, http.StatusOK, gin.H{"projects": ps})
 }
 
-func (c *Console) apiProject(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiProject(g *gin.Context, p *project.Project) {
 	c.ok(g, http.StatusOK, c.projectView(g, p))
 }
 
-func (c *Console) apiProjectUpdate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiProjectUpdate(g *gin.Context, p *project.Project) {
 	in := projectInput{Name: p.Name, AllowedOrigins: p.AllowedOrigins, TokenTTLSeconds: p.TokenTTLSeconds, AudienceBase: p.AudienceBase, Status: p.Status}
 	if err := bind(g, &in); err != nil {
 		c.fail(g, err)
@@ -378,12 +368,7 @@ func (c *Console) apiProjectUpdate(g *gin.Context) {
 	c.ok(g, http.StatusOK, c.projectView(g, p))
 }
 
-func (c *Console) apiProjectDelete(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiProjectDelete(g *gin.Context, p *project.Project) {
 	if err := c.deleteProject(g, p); err != nil {
 		c.fail(g, err)
 		return
@@ -393,12 +378,7 @@ func (c *Console) apiProjectDelete(g *gin.Context) {
 
 // --- secret ---
 
-func (c *Console) apiSecretVersions(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiSecretVersions(g *gin.Context, p *project.Project) {
 	s, err := c.secretInfo(g.Request.Context(), p.ID)
 	if err != nil {
 		c.fail(g, err)
@@ -407,12 +387,7 @@ func (c *Console) apiSecretVersions(g *gin.Context) {
 	c.ok(g, http.StatusOK, s)
 }
 
-func (c *Console) apiSecretPut(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiSecretPut(g *gin.Context, p *project.Project) {
 	var in struct {
 		Secret       string `json:"secret"`
 		GraceSeconds *int   `json:"grace_seconds"`
@@ -429,12 +404,7 @@ func (c *Console) apiSecretPut(g *gin.Context) {
 	c.ok(g, http.StatusOK, meta)
 }
 
-func (c *Console) apiSecretRotate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiSecretRotate(g *gin.Context, p *project.Project) {
 	var in struct {
 		GraceSeconds *int `json:"grace_seconds"`
 	}
@@ -454,21 +424,11 @@ func (c *Console) apiSecretRotate(g *gin.Context) {
 
 // --- end-user role mapping ---
 
-func (c *Console) apiMapping(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiMapping(g *gin.Context, p *project.Project) {
 	c.ok(g, http.StatusOK, gin.H{"project_id": p.ID, "roles": c.d.RBAC.EndUserRoles(p.ID)})
 }
 
-func (c *Console) apiMappingPut(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiMappingPut(g *gin.Context, p *project.Project) {
 	var in struct {
 		Roles []string `json:"roles"`
 	}
@@ -500,12 +460,7 @@ func pageParams(g *gin.Context) (limit, offset int, err error) {
 	return limit, offset, nil
 }
 
-func (c *Console) apiUsers(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUsers(g *gin.Context, p *project.Project) {
 	limit, offset, err := pageParams(g)
 	if err != nil {
 		c.fail(g, err)
@@ -519,12 +474,7 @@ func (c *Console) apiUsers(g *gin.Context) {
 	c.ok(g, http.StatusOK, gin.H{"users": us, "total": total, "limit": limit, "offset": offset})
 }
 
-func (c *Console) apiUserCreate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUserCreate(g *gin.Context, p *project.Project) {
 	var in userInput
 	if err := bind(g, &in); err != nil {
 		c.fail(g, err)
@@ -538,12 +488,7 @@ func (c *Console) apiUserCreate(g *gin.Context) {
 	c.ok(g, http.StatusCreated, u)
 }
 
-func (c *Console) apiUser(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUser(g *gin.Context, p *project.Project) {
 	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
 	if err != nil {
 		c.fail(g, err)
@@ -552,12 +497,7 @@ func (c *Console) apiUser(g *gin.Context) {
 	c.ok(g, http.StatusOK, u)
 }
 
-func (c *Console) apiUserUpdate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUserUpdate(g *gin.Context, p *project.Project) {
 	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
 	if err != nil {
 		c.fail(g, err)
@@ -584,12 +524,7 @@ func (c *Console) apiUserUpdate(g *gin.Context) {
 	c.ok(g, http.StatusOK, u)
 }
 
-func (c *Console) apiUserDelete(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUserDelete(g *gin.Context, p *project.Project) {
 	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
 	if err != nil {
 		c.fail(g, err)
@@ -603,12 +538,7 @@ func (c *Console) apiUserDelete(g *gin.Context) {
 	g.Status(http.StatusNoContent)
 }
 
-func (c *Console) apiUserPassword(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUserPassword(g *gin.Context, p *project.Project) {
 	var in struct {
 		Password string `json:"password"`
 	}
@@ -623,12 +553,7 @@ func (c *Console) apiUserPassword(g *gin.Context) {
 	g.Status(http.StatusNoContent)
 }
 
-func (c *Console) apiUsersImport(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiUsersImport(g *gin.Context, p *project.Project) {
 	mt, _, _ := mime.ParseMediaType(g.GetHeader("Content-Type"))
 	var r io.Reader
 	switch mt {
@@ -694,12 +619,7 @@ func (c *Console) apiAudit(g *gin.Context) {
 	c.writeAudit(g, q)
 }
 
-func (c *Console) apiProjectAudit(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiProjectAudit(g *gin.Context, p *project.Project) {
 	limit, before, err := c.auditParams(g)
 	if err != nil {
 		c.fail(g, err)

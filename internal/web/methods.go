@@ -195,12 +195,7 @@ func (c *Console) renderMethods(g *gin.Context, status int, d *methodsPage) {
 	c.render(g, status, "methods", "Sign-in methods · "+d.P.Name, d)
 }
 
-func (c *Console) methodsPage(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) methodsPage(g *gin.Context, p *project.Project) {
 	d, err := c.methodsData(g, p)
 	if err != nil {
 		c.fail(g, err)
@@ -225,12 +220,7 @@ func (c *Console) methodsError(g *gin.Context, p *project.Project, err error, sh
 
 // methodsSubmit applies change to the guarded project, then redirects back
 // to the sign-in methods page with the done flash, or shows the error inline.
-func (c *Console) methodsSubmit(g *gin.Context, done string, change func(ctx context.Context, actor string, p *project.Project) error, show func(d *methodsPage, msg string)) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) methodsSubmit(g *gin.Context, p *project.Project, done string, change func(ctx context.Context, actor string, p *project.Project) error, show func(d *methodsPage, msg string)) {
 	if err := change(g.Request.Context(), operatorOf(g).Email, p); err != nil {
 		c.methodsError(g, p, err, show)
 		return
@@ -238,9 +228,9 @@ func (c *Console) methodsSubmit(g *gin.Context, done string, change func(ctx con
 	redirect(g, methodsPath(p), done)
 }
 
-func (c *Console) modesUpdate(g *gin.Context) {
+func (c *Console) modesUpdate(g *gin.Context, p *project.Project) {
 	modes := g.PostFormArray("mode")
-	c.methodsSubmit(g, "modes", func(ctx context.Context, actor string, p *project.Project) error {
+	c.methodsSubmit(g, p, "modes", func(ctx context.Context, actor string, p *project.Project) error {
 		_, err := c.d.Modes.SetModes(ctx, actor, p.ID, modes)
 		return err
 	}, func(d *methodsPage, msg string) {
@@ -251,25 +241,25 @@ func (c *Console) modesUpdate(g *gin.Context) {
 	})
 }
 
-func (c *Console) claimsUpdate(g *gin.Context) {
+func (c *Console) claimsUpdate(g *gin.Context, p *project.Project) {
 	f := claimsForm{IDClaim: g.PostForm("id_claim"), Prefix: strings.TrimSpace(g.PostForm("prefix")),
 		FirstnameClaim: g.PostForm("firstname_claim"), LastnameClaim: g.PostForm("lastname_claim"),
 		EmailClaim: g.PostForm("email_claim"), RolesClaim: g.PostForm("roles_claim"), Attributes: g.PostForm("attributes")}
-	c.methodsSubmit(g, "claims", func(ctx context.Context, actor string, p *project.Project) error {
+	c.methodsSubmit(g, p, "claims", func(ctx context.Context, actor string, p *project.Project) error {
 		return c.d.Modes.SetMapping(ctx, actor, &mapping.Mapping{ProjectID: p.ID, IDClaim: f.IDClaim, Prefix: f.Prefix,
 			FirstnameClaim: f.FirstnameClaim, LastnameClaim: f.LastnameClaim, EmailClaim: f.EmailClaim, RolesClaim: f.RolesClaim,
 			Attributes: splitList(strings.NewReplacer(",", "\n", "\r", "").Replace(f.Attributes), "\n")})
 	}, func(d *methodsPage, msg string) { d.ClaimsError, d.Claims = msg, f })
 }
 
-func (c *Console) idpUpdate(g *gin.Context) {
+func (c *Console) idpUpdate(g *gin.Context, p *project.Project) {
 	f := idpForm{Issuer: g.PostForm("issuer"), JWKSURL: strings.TrimSpace(g.PostForm("jwks_url")), Audiences: g.PostForm("audiences"),
 		Algorithms: g.PostForm("algorithms"), Leeway: strings.TrimSpace(g.PostForm("leeway"))}
 	var hs []byte
 	if v := g.PostForm("hs_secret"); v != "" {
 		hs = []byte(v)
 	}
-	c.methodsSubmit(g, "idp", func(ctx context.Context, actor string, p *project.Project) error {
+	c.methodsSubmit(g, p, "idp", func(ctx context.Context, actor string, p *project.Project) error {
 		leeway := int(idp.DefaultLeeway.Seconds())
 		if f.Leeway != "" {
 			var err error
@@ -287,25 +277,20 @@ func (c *Console) idpUpdate(g *gin.Context) {
 	})
 }
 
-func (c *Console) idpDelete(g *gin.Context) {
-	c.methodsSubmit(g, "idp_deleted", func(ctx context.Context, actor string, p *project.Project) error {
+func (c *Console) idpDelete(g *gin.Context, p *project.Project) {
+	c.methodsSubmit(g, p, "idp_deleted", func(ctx context.Context, actor string, p *project.Project) error {
 		return c.d.Modes.DeleteIdP(ctx, actor, p.ID)
 	}, func(d *methodsPage, msg string) { d.IdPError = msg })
 }
 
-func (c *Console) apiKeyRevoke(g *gin.Context) {
-	c.methodsSubmit(g, "key_revoked", func(ctx context.Context, actor string, p *project.Project) error {
+func (c *Console) apiKeyRevoke(g *gin.Context, p *project.Project) {
+	c.methodsSubmit(g, p, "key_revoked", func(ctx context.Context, actor string, p *project.Project) error {
 		_, err := c.d.Modes.RevokeAPIKey(ctx, actor, p.ID, g.Param("keyId"))
 		return err
 	}, func(d *methodsPage, msg string) { d.KeyError = msg })
 }
 
-func (c *Console) apiKeyCreate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) apiKeyCreate(g *gin.Context, p *project.Project) {
 	name := strings.TrimSpace(g.PostForm("name"))
 	k, full, err := c.d.Modes.CreateAPIKey(g.Request.Context(), operatorOf(g).Email, p.ID, name)
 	if err != nil {

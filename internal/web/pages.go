@@ -277,22 +277,12 @@ func (c *Console) projectCreate(g *gin.Context) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "created")
 }
 
-func (c *Console) projectEditPage(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) projectEditPage(g *gin.Context, p *project.Project) {
 	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: humanDuration(p.TokenTTLSeconds), Status: p.Status, Aud: p.AudienceBase}
 	c.render(g, http.StatusOK, "project_form", "Edit "+p.Name, f)
 }
 
-func (c *Console) projectUpdate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) projectUpdate(g *gin.Context, p *project.Project) {
 	f, in, err := readProjectForm(g)
 	f.Tenant, f.ID = p.TenantID, p.ID
 	if err == nil {
@@ -308,12 +298,7 @@ func (c *Console) projectUpdate(g *gin.Context) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "saved")
 }
 
-func (c *Console) projectDelete(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) projectDelete(g *gin.Context, p *project.Project) {
 	if g.PostForm("confirm_id") != p.ID {
 		c.fail(g, apperr.Invalid("confirm_id", "type the project id to confirm deletion"))
 		return
@@ -390,12 +375,7 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 	}, nil
 }
 
-func (c *Console) projectPage(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) projectPage(g *gin.Context, p *project.Project) {
 	d, err := c.projectData(g, p)
 	if err != nil {
 		c.fail(g, err)
@@ -404,12 +384,7 @@ func (c *Console) projectPage(g *gin.Context) {
 	c.render(g, http.StatusOK, "project", p.Name, d)
 }
 
-func (c *Console) secretRotate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) secretRotate(g *gin.Context, p *project.Project) {
 	var grace *int
 	if g.PostForm("revoke_now") == "1" {
 		zero := 0
@@ -430,12 +405,7 @@ func (c *Console) secretRotate(g *gin.Context) {
 	c.render(g, http.StatusOK, "secret_once", "New shared secret", d)
 }
 
-func (c *Console) secretPaste(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) secretPaste(g *gin.Context, p *project.Project) {
 	var grace *int
 	if g.PostForm("revoke_now") == "1" {
 		zero := 0
@@ -448,12 +418,7 @@ func (c *Console) secretPaste(g *gin.Context) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "pasted")
 }
 
-func (c *Console) mappingUpdate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) mappingUpdate(g *gin.Context, p *project.Project) {
 	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
 	if err := c.setMapping(g, p, roles); err != nil {
 		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.MappingError = msg })
@@ -501,12 +466,7 @@ func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, err
 	return d, nil
 }
 
-func (c *Console) usersPage(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) usersPage(g *gin.Context, p *project.Project) {
 	d, err := c.usersData(g, p)
 	if err != nil {
 		c.fail(g, err)
@@ -515,12 +475,7 @@ func (c *Console) usersPage(g *gin.Context) {
 	c.render(g, http.StatusOK, "users", "End-users · "+p.Name, d)
 }
 
-func (c *Console) userCreate(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) userCreate(g *gin.Context, p *project.Project) {
 	in := userInput{Email: g.PostForm("email"), Username: g.PostForm("username"), ExternalID: strings.TrimSpace(g.PostForm("external_id")),
 		Firstname: g.PostForm("firstname"), Lastname: g.PostForm("lastname"), Password: g.PostForm("password"),
 		Roles: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(g.PostForm("roles")), ",")}
@@ -540,12 +495,7 @@ func (c *Console) userCreate(g *gin.Context) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", "user")
 }
 
-func (c *Console) userSetEnabled(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) userSetEnabled(g *gin.Context, p *project.Project) {
 	enabled := g.PostForm("enabled") == "true"
 	if err := c.setUserEnabled(g, p, g.Param("userId"), enabled); err != nil {
 		c.fail(g, err)
@@ -558,12 +508,7 @@ func (c *Console) userSetEnabled(g *gin.Context) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", done)
 }
 
-func (c *Console) userResetPassword(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) userResetPassword(g *gin.Context, p *project.Project) {
 	if err := c.setUserPassword(g, p, g.Param("userId"), g.PostForm("password")); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.usersData(g, p)
@@ -585,12 +530,7 @@ type importPage struct {
 	Error  string
 }
 
-func (c *Console) usersImport(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) usersImport(g *gin.Context, p *project.Project) {
 	d := importPage{P: p}
 	fh, err := g.FormFile("file")
 	if err != nil {
@@ -779,11 +719,6 @@ func (c *Console) auditPage(g *gin.Context) {
 	c.renderAudit(g, strings.TrimSpace(g.Query("project_id")), false)
 }
 
-func (c *Console) projectAuditPage(g *gin.Context) {
-	p, err := projectOf(g)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
+func (c *Console) projectAuditPage(g *gin.Context, p *project.Project) {
 	c.renderAudit(g, p.ID, true)
 }

@@ -56,8 +56,8 @@ func (c *Console) routes() []Route {
 	tn := func(m, p, o, a string, h gin.HandlerFunc) Route {
 		return Route{Method: m, Path: p, Scope: ScopeTenant, Obj: o, Act: a, handler: h}
 	}
-	pj := func(m, p, o, a string, h gin.HandlerFunc) Route {
-		return Route{Method: m, Path: p, Scope: ScopeProject, Obj: o, Act: a, handler: h}
+	pj := func(m, p, o, a string, h projectHandler) Route {
+		return Route{Method: m, Path: p, Scope: ScopeProject, Obj: o, Act: a, handler: c.withProject(h)}
 	}
 	routes := []Route{
 		// Console pages.
@@ -157,7 +157,9 @@ func (c *Console) routes() []Route {
 		case r.Write:
 			act = W
 		}
-		routes = append(routes, pj(r.Method, r.Path, obj, act, r.Handler))
+		// These handlers read :projectId themselves; the guard still resolves
+		// the project's tenant and enforces the policy.
+		routes = append(routes, Route{Method: r.Method, Path: r.Path, Scope: ScopeProject, Obj: obj, Act: act, handler: r.Handler})
 	}
 	return routes
 }

@@ -266,6 +266,23 @@ func (c *Console) guard(g *gin.Context) {
 }
 
 // projectOf returns the project resolved by guard (404 when it does not exist).
+// projectHandler serves a project-scoped route with the project the guard
+// resolved.
+type projectHandler func(g *gin.Context, p *project.Project)
+
+// withProject adapts h to gin: the project comes from the guard; a project
+// that does not exist (only platform-wide roles get this far) answers 404.
+func (c *Console) withProject(h projectHandler) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		p, err := projectOf(g)
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		h(g, p)
+	}
+}
+
 func projectOf(g *gin.Context) (*project.Project, error) {
 	if v, ok := g.Get(ctxProject); ok {
 		return v.(*project.Project), nil
