@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,12 +13,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pingstreams/pingauth/internal/app"
-	"github.com/pingstreams/pingauth/internal/bridge"
-	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
-	"github.com/pingstreams/pingauth/internal/project"
-	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -36,48 +31,17 @@ type env struct {
 	app *app.App
 }
 
-// newEnv wires the real app on db with two projects, their secrets and users.
+// newEnv wires the real app on db (newHardEnv: two projects with their
+// secrets) and adds one end-user to project A.
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := config.FromEnv(func(k string) string {
-		return map[string]string{"PINGAUTH_DATA_DIR": t.TempDir(), "PINGAUTH_PUBLIC_URL": "http://pingauth.test"}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := secret.NewSealed(db, bytes.Repeat([]byte{9}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &app.App{Config: cfg, DB: db, Projects: project.NewRepo(db), Backend: sealed}
-	a.Users = enduser.NewRepo(db, enduser.NewHasher(enduser.TestParams, 0), nil)
-	a.Audit = nil
-	mgr := secret.NewManager(db, sealed, auditNop{}, time.Hour)
-	a.Secrets = secret.NewCache(mgr, time.Minute, nil)
-	// The production wiring: /auth goes through the verification-mode bridge.
-	a.Modes = bridge.NewStack(db, a.Projects, a.Users, auditNop{}, bridge.StackOptions{CacheTTL: time.Minute, Secrets: sealed})
-	t.Cleanup(a.Modes.Bridge.Close)
-	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
-		t.Fatal(err)
-	}
-	for id, sec := range map[string]string{projA: secretA, projB: secretB} {
-		p := &project.Project{ID: id, TenantID: "acme", Name: id, TokenTTLSeconds: 600, AllowedOrigins: []string{"https://shop.example.com"}}
-		if err := a.Projects.Create(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.Secrets.Put(ctx, id, []byte(sec), secret.WriteOptions{Actor: "test"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := newHardEnv(t, db, nil).env
 	u := &enduser.User{ProjectID: projA, ExternalID: "123", Email: "user@example.com", Firstname: "Andrea", Lastname: "Leo",
 		Attributes: map[string]any{"customAttr": "gold"}, Enabled: true}
-	if err := a.Users.Create(ctx, u, "correct horse battery"); err != nil {
+	if err := e.app.Users.Create(context.Background(), u, "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.HTTP())
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, app: a}
+	return e
 }
 
 func (e *env) post(t *testing.T, path, ctype, body string, hdr map[string]string) (*http.Response, []byte) {
