@@ -242,9 +242,9 @@ func (c *cli) secretSet(ctx context.Context, a *app.App, args []string) error {
 	if err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(io.LimitReader(c.stdin, 4096)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("read secret from stdin: %w", err)
+	line, err := c.stdinLine(4096, "secret")
+	if err != nil {
+		return err
 	}
 	value := strings.TrimSpace(line)
 	if value == "" {
@@ -325,11 +325,10 @@ func (c *cli) userAdd(ctx context.Context, a *app.App, args []string) error {
 	}
 	password := ""
 	if *pwStdin {
-		line, err := bufio.NewReader(io.LimitReader(c.stdin, 2048)).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read password: %w", err)
+		var err error
+		if password, err = c.stdinLine(2048, "password"); err != nil {
+			return err
 		}
-		password = strings.TrimRight(line, "\r\n")
 		if password == "" {
 			return usageError{"-password-stdin given but stdin was empty"}
 		}
@@ -366,6 +365,16 @@ func (c *cli) userList(ctx context.Context, a *app.App, args []string) error {
 	}
 	fmt.Fprintf(w, "(%d of %d)\n", len(us), total)
 	return w.Flush()
+}
+
+// stdinLine reads one line of at most limit bytes from stdin (secrets and
+// passwords never come from flags), without its line ending.
+func (c *cli) stdinLine(limit int64, what string) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(c.stdin, limit)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func firstNonEmpty(s ...string) string {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -237,11 +235,11 @@ func (c *cli) idpSet(ctx context.Context, a *app.App, args []string) error {
 	}
 	var secret []byte
 	if *hsStdin {
-		line, err := bufio.NewReader(io.LimitReader(c.stdin, 4096)).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read HS secret from stdin: %w", err)
+		line, err := c.stdinLine(4096, "HS secret")
+		if err != nil {
+			return err
 		}
-		if secret = []byte(strings.TrimRight(line, "\r\n")); len(secret) == 0 {
+		if secret = []byte(line); len(secret) == 0 {
 			return usageError{"-hs-secret-stdin given but stdin was empty"}
 		}
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
@@ -34,11 +32,10 @@ func (c *cli) operatorAdd(ctx context.Context, a *app.App, args []string) error 
 	} else if t == "" {
 		return usageError{"-tenant is required for " + *role}
 	}
-	line, err := bufio.NewReader(io.LimitReader(c.stdin, 2048)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("read password: %w", err)
+	password, err := c.stdinLine(2048, "password")
+	if err != nil {
+		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
 	if password == "" {
 		return usageError{"-password-stdin given but stdin was empty"}
 	}
