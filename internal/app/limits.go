@@ -10,8 +10,7 @@ import (
 // PINGAUTH_LOCKOUT_*. Build it once per process and share it:
 //
 //	guard := app.ConsoleLoginGuard(cfg)
-//	if err := guard.Begin(c.ClientIP(), "console", email); err != nil { ...429... }
-//	if authErr != nil { guard.Fail("console", email) } else { guard.Succeed("console", email) }
+//	err := guard.Attempt(c.ClientIP(), "console", email, func() error { return checkPassword(...) })
 func ConsoleLoginGuard(cfg config.Config) *ratelimit.Guard {
 	s := cfg.Security
 	return ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: s.LoginPerIP, PerLogin: s.LoginPerUser, Lockout: s.Lockout, MaxKeys: s.RateMaxKeys})

@@ -139,16 +139,11 @@ type guardedUsers struct {
 }
 
 func (g guardedUsers) Authenticate(ctx context.Context, projectID, login, password string) (*enduser.User, error) {
-	if err := g.guard.Begin("", projectID, login); err != nil {
-		return nil, err
-	}
-	u, err := g.EndUsers.Authenticate(ctx, projectID, login, password)
-	switch {
-	case err == nil:
-		g.guard.Succeed(projectID, login)
-	case errors.Is(err, apperr.ErrUnauthorized):
-		g.guard.Fail(projectID, login)
-	}
+	var u *enduser.User
+	err := g.guard.Attempt("", projectID, login, func() (err error) {
+		u, err = g.EndUsers.Authenticate(ctx, projectID, login, password)
+		return err
+	})
 	return u, err
 }
 
@@ -164,16 +159,11 @@ func (g guardedBridge) Authenticate(ctx context.Context, p *project.Project, req
 	if req.Mode != mapping.ModePassword {
 		return g.Bridge.Authenticate(ctx, p, req)
 	}
-	if err := g.guard.Begin("", p.ID, req.Login); err != nil {
-		return token.Identity{}, err
-	}
-	id, err := g.Bridge.Authenticate(ctx, p, req)
-	switch {
-	case err == nil:
-		g.guard.Succeed(p.ID, req.Login)
-	case errors.Is(err, apperr.ErrUnauthorized):
-		g.guard.Fail(p.ID, req.Login)
-	}
+	var id token.Identity
+	err := g.guard.Attempt("", p.ID, req.Login, func() (err error) {
+		id, err = g.Bridge.Authenticate(ctx, p, req)
+		return err
+	})
 	return id, err
 }
 

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -240,6 +241,24 @@ func (g *Guard) Begin(ip, scope, login string) error {
 		return apperr.RateLimited("too many attempts for this account; slow down", "rate_limited", wait)
 	}
 	return nil
+}
+
+// Attempt runs one password check for scope+login under the guard: Begin
+// (ip may be ""), then check; a success clears the failure count, a
+// rejected password (apperr.ErrUnauthorized) counts towards the lockout, and
+// other errors (outages, invalid input) count for nothing.
+func (g *Guard) Attempt(ip, scope, login string, check func() error) error {
+	if err := g.Begin(ip, scope, login); err != nil {
+		return err
+	}
+	err := check()
+	switch {
+	case err == nil:
+		g.Succeed(scope, login)
+	case errors.Is(err, apperr.ErrUnauthorized):
+		g.Fail(scope, login)
+	}
+	return err
 }
 
 // Fail records a failed password check for scope+login.

@@ -11,12 +11,11 @@
 //
 //	guard := ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: cfg.Limits.LoginPerIP, PerLogin: cfg.Limits.LoginPerUser, Lockout: cfg.Limits.Lockout})
 //	r.POST("/console/login", func(c *gin.Context) {
-//		if err := guard.Begin(c.ClientIP(), "console", username); err != nil {
-//			httpapi.WriteError(c, log, err) // 429 JSON with Retry-After
+//		err := guard.Attempt(c.ClientIP(), "console", username, func() error { return checkPassword(...) })
+//		if err != nil {
+//			httpapi.WriteError(c, log, err) // 429 JSON with Retry-After, or the check's 401
 //			return
 //		}
-//		if !checkPassword(...) { guard.Fail("console", username); ...; return }
-//		guard.Succeed("console", username)
 //	})
 package ratelimit
 

@@ -239,3 +239,30 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		}
 	})
 }
+
+// Attempt counts only rejected passwords towards the lockout, clears the
+// count on success, and does not run the check while locked.
+func TestGuardAttempt(t *testing.T) {
+	t.Parallel()
+	g := NewGuard(GuardConfig{Lockout: LockoutPolicy{Threshold: 2, Base: time.Minute, Max: time.Hour}})
+	bad := func() error { return apperr.Unauthorized("invalid credentials") }
+	down := func() error { return apperr.Unavailable("db down", nil) }
+	ok := func() error { return nil }
+	for _, check := range []func() error{bad, down, down, ok, bad} { // success resets; outages do not count
+		_ = g.Attempt("", "p1", "ann", check)
+	}
+	ran := false
+	if err := g.Attempt("", "p1", "ann", func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("one failure since the last success must not lock: err=%v ran=%v", err, ran)
+	}
+	_ = g.Attempt("", "p1", "ann", bad)
+	_ = g.Attempt("", "p1", "ann", bad)
+	ran = false
+	err := g.Attempt("", "p1", "ann", func() error { ran = true; return nil })
+	if !errors.Is(err, apperr.ErrRateLimited) || ran {
+		t.Fatalf("after 2 rejected passwords: err=%v, check ran=%v; want rate limited without running it", err, ran)
+	}
+	if err := g.Attempt("", "p2", "ann", ok); err != nil {
+		t.Fatalf("the same login in another scope is locked: %v", err)
+	}
+}

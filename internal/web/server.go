@@ -59,16 +59,12 @@ type Deps struct {
 // LoginGuard is the abuse protection applied to operator logins
 // (implemented by *ratelimit.Guard).
 type LoginGuard interface {
-	Begin(ip, scope, login string) error
-	Fail(scope, login string)
-	Succeed(scope, login string)
+	Attempt(ip, scope, login string, check func() error) error
 }
 
 type noGuard struct{}
 
-func (noGuard) Begin(string, string, string) error { return nil }
-func (noGuard) Fail(string, string)                {}
-func (noGuard) Succeed(string, string)             {}
+func (noGuard) Attempt(_, _, _ string, check func() error) error { return check() }
 
 // Console holds the handlers.
 type Console struct {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -21,17 +20,14 @@ const loginScope = "console"
 // login checks credentials, starts a server-side session and sets the cookie.
 func (c *Console) login(g *gin.Context, email, password string) (*operator.Operator, string, error) {
 	ctx := g.Request.Context()
-	if err := c.d.LoginGuard.Begin(g.ClientIP(), loginScope, email); err != nil {
-		return nil, "", err
-	}
-	o, err := c.d.Operators.Authenticate(ctx, email, password)
+	var o *operator.Operator
+	err := c.d.LoginGuard.Attempt(g.ClientIP(), loginScope, email, func() (err error) {
+		o, err = c.d.Operators.Authenticate(ctx, email, password)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, apperr.ErrUnauthorized) {
-			c.d.LoginGuard.Fail(loginScope, email)
-		}
 		return nil, "", err
 	}
-	c.d.LoginGuard.Succeed(loginScope, email)
 	raw, _, err := c.d.Operators.NewSession(ctx, o.ID)
 	if err != nil {
 		return nil, "", err
