@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -217,6 +218,14 @@ var importColumns = map[string]bool{"email": true, "username": true, "external_i
 // Each row is created independently; failures are reported per row and
 // never stop the other rows.
 func (c *Console) importUsers(g *gin.Context, p *project.Project, r io.Reader) (*ImportReport, error) {
+	// Without this the connection would be cut at the server's write timeout
+	// while the rows kept being created: the operator would see an error
+	// for an import that went on to succeed, with no report.
+	// (A writer without deadlines, as in handler unit tests, has none to extend.)
+	err := http.NewResponseController(g.Writer).SetWriteDeadline(time.Now().Add(importWriteTimeout))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return nil, fmt.Errorf("import: extend write deadline: %w", err)
+	}
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
 	cr.FieldsPerRecord = -1
