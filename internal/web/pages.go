@@ -121,7 +121,7 @@ var flashes = map[string]string{
 	"enabled":     "End-user enabled.",
 	"disabled":    "End-user disabled.",
 	"password":    "Password reset.",
-	"mapping":     "End-user role rules saved.",
+	"role_rules":  "End-user role rules saved.",
 	"member":      "Operator role granted.",
 	"removed":     "Operator removed from the tenant.",
 	"operator":    "Operator saved.",
@@ -418,13 +418,14 @@ func (c *Console) secretPaste(g *gin.Context, p *project.Project) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "pasted")
 }
 
-func (c *Console) mappingUpdate(g *gin.Context, p *project.Project) {
+// roleRulesUpdate saves the "Who may sign in" form (end-user role rules).
+func (c *Console) roleRulesUpdate(g *gin.Context, p *project.Project) {
 	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
 	if err := c.setMapping(g, p, roles); err != nil {
 		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.MappingError = msg })
 		return
 	}
-	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "mapping")
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "role_rules")
 }
 
 // --- end-users ---

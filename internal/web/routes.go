@@ -85,7 +85,7 @@ func (c *Console) routes() []Route {
 		pj(post, "/console/projects/:projectId/delete", prj, W, c.projectDelete),
 		pj(post, "/console/projects/:projectId/secret", sec, Rot, c.secretPaste),
 		pj(post, "/console/projects/:projectId/secret/rotate", sec, Rot, c.secretRotate),
-		pj(post, "/console/projects/:projectId/mapping", mp, W, c.mappingUpdate),
+		pj(post, "/console/projects/:projectId/role-rules", mp, W, c.roleRulesUpdate),
 		pj(get, "/console/projects/:projectId/users", eu, R, c.usersPage),
 		pj(post, "/console/projects/:projectId/users", eu, W, c.userCreate),
 		pj(post, "/console/projects/:projectId/users/import", eu, W, c.usersImport),
