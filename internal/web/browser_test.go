@@ -258,14 +258,36 @@ func TestBrowserTutorialFlow(t *testing.T) {
 	if serverClaims["_id"] != "backend-42" || serverClaims["firstname"] != "Bea" {
 		t.Errorf("server-mode claims = %v", serverClaims)
 	}
+	// Block that visitor on the sign-in methods page: the backend's next mint
+	// is refused; unblocking (confirm dialog accepted) lets it in again.
+	run("block a user",
+		chromedp.Navigate(e.url+"/console/projects/"+projectID+"/methods"),
+		chromedp.WaitVisible(css("#override-form")),
+		chromedp.SendKeys(css("#override-external-id"), "backend-42"),
+		chromedp.SendKeys(css("#override-note"), "abuse report"),
+		chromedp.Click(css("#override-blocked")),
+		chromedp.Click(css("#override-save")),
+		chromedp.WaitVisible(css(`#overrides tr[data-external-id="backend-42"]`)),
+		shot("14-user-blocked"),
+	)
+	if st, out := mint(t, e, projectID, apiKey, `{"user":{"id":"backend-42"}}`); st != http.StatusForbidden {
+		t.Fatalf("server-mode mint for a user blocked in the console: %d %v, want 403", st, out)
+	}
+	run("unblock the user",
+		chromedp.Click(css("#override-remove-0")),
+		chromedp.WaitVisible(css("#no-overrides")),
+	)
+	if st, out := mint(t, e, projectID, apiKey, `{"user":{"id":"backend-42"}}`); st != http.StatusOK {
+		t.Fatalf("server-mode mint after unblocking in the console: %d %v", st, out)
+	}
 	run("project snippets",
 		chromedp.Navigate(e.url+"/console/projects/"+projectID),
 		chromedp.WaitVisible(css("#snippet-server")),
-		shot("14-project-with-server-mode"),
+		shot("15-project-with-server-mode"),
 	)
 	run("audit again", chromedp.Navigate(e.url+"/console/audit"), chromedp.WaitVisible(css("#audit")))
 	auditHTML = get("audit table", chromedp.OuterHTML(css("#audit")))
-	for _, action := range []string{"tenant.create", "project.create", "secret.create", "enduser.create", "modes.set", "apikey.create"} {
+	for _, action := range []string{"tenant.create", "project.create", "secret.create", "enduser.create", "modes.set", "apikey.create", "mapping.override.set", "mapping.override.delete"} {
 		if !strings.Contains(auditHTML, action) {
 			t.Errorf("audit log lacks %s", action)
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/web"
@@ -93,6 +95,9 @@ func TestTenantIsolation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := e.a.Modes.Admin.PutOverride(context.Background(), "test", &mapping.Override{ProjectID: pb.ID, ExternalID: "troll-b", Blocked: true}); err != nil {
+				t.Fatal(err)
+			}
 			bParams := map[string]string{"tenantId": "bravo", "projectId": pb.ID, "userId": ub.ID, "operatorId": bAdmin.ID, "file": "console.css", "tokenId": "tok_x", "keyId": kb.ID}
 			routes := consoleRoutes(t, e)
 			for _, who := range []*client{adminA, opA} {
@@ -101,7 +106,14 @@ func TestTenantIsolation(t *testing.T) {
 						continue // would end the session under test
 					}
 					path := fill(r.Path, bParams)
-					res, body := who.do(r.Method, path, bodyFor(r.Method))
+					var hdr []string
+					reqBody := bodyFor(r.Method)
+					if r.Method == http.MethodPost && strings.HasPrefix(r.Path, "/console/") {
+						// Console forms read form bodies: one that would act on
+						// tenant B's data (unblock its user) if the guard let it through.
+						reqBody, hdr = url.Values{"external_id": {"troll-b"}}.Encode(), []string{"Content-Type", "application/x-www-form-urlencoded"}
+					}
+					res, body := who.do(r.Method, path, reqBody, hdr...)
 					switch r.Scope {
 					case web.ScopeTenant, web.ScopeProject, web.ScopeGlobal:
 						if res.StatusCode != http.StatusForbidden {
@@ -114,7 +126,11 @@ func TestTenantIsolation(t *testing.T) {
 					}
 				}
 			}
-			// Nothing of tenant B changed: its API key is still active, its modes untouched.
+			// Nothing of tenant B changed: its API key is still active, its modes
+			// and its block untouched.
+			if ovs, err := e.a.Modes.Admin.Overrides(context.Background(), pb.ID); err != nil || len(ovs) != 1 || !ovs[0].Blocked {
+				t.Errorf("tenant B overrides after the attempts: %+v %v", ovs, err)
+			}
 			if ks, err := e.a.Modes.Admin.ListAPIKeys(context.Background(), pb.ID); err != nil || len(ks) != 1 || !ks[0].Active() {
 				t.Errorf("tenant B API keys after the attempts: %+v %v", ks, err)
 			}

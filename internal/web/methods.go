@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -23,8 +24,8 @@ import (
 )
 
 // ModesAdmin manages a project's verification modes, API keys, identity
-// mapping and identity provider (implemented by *bridge.Admin, which audits
-// every change with the actor it is given).
+// mapping, per-user overrides and blocks, and identity provider (implemented
+// by *bridge.Admin, which audits every change with the actor it is given).
 type ModesAdmin interface {
 	Modes(ctx context.Context, projectID string) ([]string, error)
 	SetModes(ctx context.Context, actor, projectID string, modes []string) ([]string, error)
@@ -36,6 +37,9 @@ type ModesAdmin interface {
 	IdP(ctx context.Context, projectID string) (*idp.Config, error)
 	SetIdP(ctx context.Context, actor string, c *idp.Config, hsSecret []byte) error
 	DeleteIdP(ctx context.Context, actor, projectID string) error
+	Overrides(ctx context.Context, projectID string) ([]mapping.Override, error)
+	PutOverride(ctx context.Context, actor string, o *mapping.Override) error
+	DeleteOverride(ctx context.Context, actor, projectID, externalID string) error
 }
 
 // snippet is one copy-paste integration example on the project pages.
@@ -132,22 +136,37 @@ type idpForm struct {
 	UpdatedAt                                      time.Time
 }
 
+// overrideForm is a per-user override or block as the form shows it.
+type overrideForm struct {
+	ExternalID, ForceID, Attributes, Note string
+	Blocked                               bool
+}
+
+// overrideRow is a stored override as the table shows it.
+type overrideRow struct {
+	mapping.Override
+	AttributesJSON string // compact JSON, "" when none
+}
+
 type methodsPage struct {
 	*projectPage
-	Enabled     map[string]bool
-	Keys        []apikey.Key
-	Claims      claimsForm
-	IdP         idpForm
-	HasIdP      bool
-	CanKeys     bool
-	CanSettings bool
-	KeyName     string
-	NewKey      string
-	NewKeyInfo  *apikey.Key
-	ModesError  string
-	KeyError    string
-	ClaimsError string
-	IdPError    string
+	Enabled       map[string]bool
+	Keys          []apikey.Key
+	Claims        claimsForm
+	IdP           idpForm
+	HasIdP        bool
+	CanKeys       bool
+	CanSettings   bool
+	KeyName       string
+	NewKey        string
+	NewKeyInfo    *apikey.Key
+	ModesError    string
+	KeyError      string
+	ClaimsError   string
+	IdPError      string
+	Overrides     []overrideRow
+	Override      overrideForm
+	OverrideError string
 }
 
 func methodsPath(p *project.Project) string {
@@ -178,6 +197,22 @@ func (c *Console) methodsData(g *gin.Context, p *project.Project) (*methodsPage,
 	}
 	d.Claims = claimsForm{IDClaim: m.IDClaim, Prefix: m.Prefix, FirstnameClaim: m.FirstnameClaim, LastnameClaim: m.LastnameClaim,
 		EmailClaim: m.EmailClaim, RolesClaim: m.RolesClaim, Attributes: strings.Join(m.Attributes, "\n")}
+	ovs, err := c.d.Modes.Overrides(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	d.Overrides = make([]overrideRow, 0, len(ovs))
+	for _, o := range ovs {
+		row := overrideRow{Override: o}
+		if len(o.Attributes) > 0 {
+			b, err := json.Marshal(o.Attributes)
+			if err != nil {
+				return nil, fmt.Errorf("web: override attributes of %s: %w", p.ID, err)
+			}
+			row.AttributesJSON = string(b)
+		}
+		d.Overrides = append(d.Overrides, row)
+	}
 	d.IdP = idpForm{Leeway: humanDuration(int(idp.DefaultLeeway.Seconds()))}
 	switch cfg, err := c.d.Modes.IdP(ctx, p.ID); {
 	case err == nil:
@@ -306,6 +341,51 @@ func (c *Console) apiKeyCreate(g *gin.Context, p *project.Project) {
 	d.Snippets = c.modeSnippets(p, d.AuthURL, []string{mapping.ModeServer}, full)
 	// Rendered directly (no redirect), never stored: the key is shown once.
 	c.render(g, http.StatusOK, "apikey_once", "New API key", d)
+}
+
+func (c *Console) overridePut(g *gin.Context, p *project.Project) {
+	// Trimmed: a stray space pasted into the form would make an override
+	// that never matches (the API takes the id exactly as given).
+	f := overrideForm{ExternalID: strings.TrimSpace(g.PostForm("external_id")), ForceID: strings.TrimSpace(g.PostForm("force_id")),
+		Attributes: g.PostForm("attributes"), Blocked: g.PostForm("blocked") != "", Note: strings.TrimSpace(g.PostForm("note"))}
+	c.methodsSubmit(g, p, "override", func(ctx context.Context, actor string, p *project.Project) error {
+		attrs, err := parseOverrideAttributes(f.Attributes)
+		if err != nil {
+			return err
+		}
+		return c.d.Modes.PutOverride(ctx, actor, &mapping.Override{ProjectID: p.ID, ExternalID: f.ExternalID, ForceID: f.ForceID,
+			Attributes: attrs, Blocked: f.Blocked, Note: f.Note})
+	}, func(d *methodsPage, msg string) { d.OverrideError, d.Override = msg, f })
+}
+
+func (c *Console) overrideRemove(g *gin.Context, p *project.Project) {
+	// Exactly as stored (the row's hidden field), so ids with spaces still match.
+	ext := g.PostForm("external_id")
+	c.methodsSubmit(g, p, "override_removed", func(ctx context.Context, actor string, p *project.Project) error {
+		if ext == "" {
+			return apperr.Invalid("external_id", "external id is required")
+		}
+		return c.d.Modes.DeleteOverride(ctx, actor, p.ID, ext)
+	}, func(d *methodsPage, msg string) { d.OverrideError = msg })
+}
+
+// parseOverrideAttributes reads the attributes field of the override form:
+// empty, or a JSON object of attribute names to values (checked further by
+// mapping.Override.Validate, as for the API).
+func parseOverrideAttributes(raw string) (map[string]any, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal([]byte(raw), &attrs); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, apperr.Invalid("attributes", `attributes are not valid JSON (at character %d): use an object such as {"tier": "gold"}`, se.Offset)
+		}
+		return nil, apperr.Invalid("attributes", `attributes must be a JSON object such as {"tier": "gold"}`)
+	}
+	return attrs, nil
 }
 
 // parseSeconds reads a duration field given as 15m, 1h30m or a number of seconds.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
@@ -214,6 +215,9 @@ func TestConsoleMethodsNeedCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := e.a.Modes.Admin.PutOverride(t.Context(), "test", &mapping.Override{ProjectID: "shop1", ExternalID: "troll", Blocked: true}); err != nil {
+		t.Fatal(err)
+	}
 	forms := map[string]url.Values{
 		"/console/projects/shop1/methods/modes":                       {"mode": {"server"}},
 		"/console/projects/shop1/methods/apikeys":                     {"name": {"sneaky"}},
@@ -221,6 +225,8 @@ func TestConsoleMethodsNeedCSRF(t *testing.T) {
 		"/console/projects/shop1/methods/mapping":                     {"prefix": {"evil|"}},
 		"/console/projects/shop1/methods/idp":                         {"issuer": {"https://evil.example"}, "audiences": {"x"}, "hs_secret": {idpSecret}},
 		"/console/projects/shop1/methods/idp/delete":                  nil,
+		"/console/projects/shop1/methods/overrides":                   {"external_id": {"victim"}, "blocked": {"1"}},
+		"/console/projects/shop1/methods/overrides/remove":            {"external_id": {"troll"}},
 	}
 	n := 0
 	for _, r := range consoleRoutes(t, e) {
@@ -258,22 +264,28 @@ func TestConsoleMethodsNeedCSRF(t *testing.T) {
 	if _, err := e.a.Modes.Admin.IdP(ctx, "shop1"); err == nil {
 		t.Error("IdP configured without CSRF token")
 	}
+	if ovs, _ := e.a.Modes.Admin.Overrides(ctx, "shop1"); len(ovs) != 1 || ovs[0].ExternalID != "troll" || !ovs[0].Blocked {
+		t.Errorf("overrides changed: %+v", ovs)
+	}
 }
 
 // TestConsoleMethodsTenantOperator: a tenant-operator (read-only plus
-// credential rotation) manages API keys but cannot change modes, mapping or
-// the IdP, and sees those forms read-only.
+// credential rotation) manages API keys but cannot change modes, mapping,
+// overrides or the IdP, and sees those forms read-only.
 func TestConsoleMethodsTenantOperator(t *testing.T) {
 	t.Parallel()
 	e, op := acmeShop(t, store.SQLite, "op@acme.example", rbac.RoleTenantOperator)
+	if err := e.a.Modes.Admin.PutOverride(t.Context(), "test", &mapping.Override{ProjectID: "shop1", ExternalID: "troll", Blocked: true, Note: "abuse"}); err != nil {
+		t.Fatal(err)
+	}
 
 	page := op.page("/console/projects/shop1/methods")
-	for _, want := range []string{`id="key-create"`, `<fieldset class="modes" disabled>`} {
+	for _, want := range []string{`id="key-create"`, `<fieldset class="modes" disabled>`, `data-external-id="troll"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("operator's methods page lacks %s", want)
 		}
 	}
-	for _, absent := range []string{`id="modes-save"`, `id="claims-save"`, `id="idp-save"`} {
+	for _, absent := range []string{`id="modes-save"`, `id="claims-save"`, `id="idp-save"`, `id="override-save"`, `id="override-remove-0"`} {
 		if strings.Contains(page, absent) {
 			t.Errorf("operator's methods page offers %s", absent)
 		}
@@ -287,10 +299,12 @@ func TestConsoleMethodsTenantOperator(t *testing.T) {
 	wantRedirect(t, "operator revokes key", res, body, "shop1", "key_revoked")
 
 	for path, v := range map[string]url.Values{
-		"/console/projects/shop1/methods/modes":      {"mode": {"password", "server"}},
-		"/console/projects/shop1/methods/mapping":    {"prefix": {"ops|"}},
-		"/console/projects/shop1/methods/idp":        {"issuer": {"https://idp.example"}, "audiences": {"web"}, "hs_secret": {idpSecret}},
-		"/console/projects/shop1/methods/idp/delete": nil,
+		"/console/projects/shop1/methods/modes":            {"mode": {"password", "server"}},
+		"/console/projects/shop1/methods/mapping":          {"prefix": {"ops|"}},
+		"/console/projects/shop1/methods/idp":              {"issuer": {"https://idp.example"}, "audiences": {"web"}, "hs_secret": {idpSecret}},
+		"/console/projects/shop1/methods/idp/delete":       nil,
+		"/console/projects/shop1/methods/overrides":        {"external_id": {"u-1"}, "blocked": {"1"}},
+		"/console/projects/shop1/methods/overrides/remove": {"external_id": {"troll"}},
 	} {
 		if res, body := op.form(path, v, true); res.StatusCode != http.StatusForbidden {
 			t.Errorf("operator POST %s: %d, want 403 (%s)", path, res.StatusCode, trim([]byte(body)))
@@ -298,6 +312,9 @@ func TestConsoleMethodsTenantOperator(t *testing.T) {
 	}
 	if ms, _ := e.a.Modes.Admin.Modes(t.Context(), "shop1"); len(ms) != 1 || ms[0] != "password" {
 		t.Errorf("modes changed by an operator: %v", ms)
+	}
+	if ovs, _ := e.a.Modes.Admin.Overrides(t.Context(), "shop1"); len(ovs) != 1 || ovs[0].ExternalID != "troll" || !ovs[0].Blocked {
+		t.Errorf("overrides changed by an operator: %+v", ovs)
 	}
 }
 

@@ -112,24 +112,26 @@ type errorPage struct {
 }
 
 var flashes = map[string]string{
-	"tenant":      "Tenant created.",
-	"created":     "Project created. Next: set its shared secret below.",
-	"saved":       "Project saved.",
-	"deleted":     "Project deleted.",
-	"pasted":      "Shared secret stored as a new version.",
-	"user":        "End-user added.",
-	"enabled":     "End-user enabled.",
-	"disabled":    "End-user disabled.",
-	"password":    "Password reset.",
-	"mapping":     "End-user role rules saved.",
-	"member":      "Operator role granted.",
-	"removed":     "Operator removed from the tenant.",
-	"operator":    "Operator saved.",
-	"modes":       "Verification modes saved.",
-	"claims":      "Identity mapping saved.",
-	"idp":         "Identity provider saved.",
-	"idp_deleted": "Identity provider removed.",
-	"key_revoked": "API key revoked.",
+	"tenant":           "Tenant created.",
+	"created":          "Project created. Next: set its shared secret below.",
+	"saved":            "Project saved.",
+	"deleted":          "Project deleted.",
+	"pasted":           "Shared secret stored as a new version.",
+	"user":             "End-user added.",
+	"enabled":          "End-user enabled.",
+	"disabled":         "End-user disabled.",
+	"password":         "Password reset.",
+	"role_rules":       "End-user role rules saved.",
+	"member":           "Operator role granted.",
+	"removed":          "Operator removed from the tenant.",
+	"operator":         "Operator saved.",
+	"modes":            "Verification modes saved.",
+	"claims":           "Identity mapping saved.",
+	"idp":              "Identity provider saved.",
+	"idp_deleted":      "Identity provider removed.",
+	"key_revoked":      "API key revoked.",
+	"override":         "Per-user override saved.",
+	"override_removed": "Per-user override removed.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -418,13 +420,14 @@ func (c *Console) secretPaste(g *gin.Context, p *project.Project) {
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "pasted")
 }
 
-func (c *Console) mappingUpdate(g *gin.Context, p *project.Project) {
+// roleRulesUpdate saves the "Who may sign in" form (end-user role rules).
+func (c *Console) roleRulesUpdate(g *gin.Context, p *project.Project) {
 	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
 	if err := c.setMapping(g, p, roles); err != nil {
 		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.MappingError = msg })
 		return
 	}
-	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "mapping")
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID), "role_rules")
 }
 
 // --- end-users ---

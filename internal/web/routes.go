@@ -85,7 +85,7 @@ func (c *Console) routes() []Route {
 		pj(post, "/console/projects/:projectId/delete", prj, W, c.projectDelete),
 		pj(post, "/console/projects/:projectId/secret", sec, Rot, c.secretPaste),
 		pj(post, "/console/projects/:projectId/secret/rotate", sec, Rot, c.secretRotate),
-		pj(post, "/console/projects/:projectId/mapping", mp, W, c.mappingUpdate),
+		pj(post, "/console/projects/:projectId/role-rules", mp, W, c.roleRulesUpdate),
 		pj(get, "/console/projects/:projectId/users", eu, R, c.usersPage),
 		pj(post, "/console/projects/:projectId/users", eu, W, c.userCreate),
 		pj(post, "/console/projects/:projectId/users/import", eu, W, c.usersImport),
@@ -134,13 +134,17 @@ func (c *Console) routes() []Route {
 	}
 	if c.d.Modes != nil {
 		// Sign-in methods page: API keys are credentials (like the shared
-		// secret), modes, mapping and IdP project settings — as in the API below.
+		// secret), modes, mapping, overrides and IdP project settings — as in
+		// the API below.
 		routes = append(routes,
 			pj(get, "/console/projects/:projectId/methods", mp, R, c.methodsPage),
 			pj(post, "/console/projects/:projectId/methods/modes", mp, W, c.modesUpdate),
 			pj(post, "/console/projects/:projectId/methods/mapping", mp, W, c.claimsUpdate),
 			pj(post, "/console/projects/:projectId/methods/idp", mp, W, c.idpUpdate),
 			pj(post, "/console/projects/:projectId/methods/idp/delete", mp, W, c.idpDelete),
+			// The external id travels in the form body: ids may hold "/", "|" or "%".
+			pj(post, "/console/projects/:projectId/methods/overrides", mp, W, c.overridePut),
+			pj(post, "/console/projects/:projectId/methods/overrides/remove", mp, W, c.overrideRemove),
 			pj(post, "/console/projects/:projectId/methods/apikeys", sec, Rot, c.apiKeyCreate),
 			pj(post, "/console/projects/:projectId/methods/apikeys/:keyId/revoke", sec, Rot, c.apiKeyRevoke),
 		)
