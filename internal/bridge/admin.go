@@ -51,6 +51,11 @@ type StackOptions struct {
 	JWKS    idp.JWKSOptions
 	Log     *slog.Logger
 	Secrets idp.SecretBackend
+	// SecretCacheTTL is how long an exchange-mode HS secret is served from
+	// memory before one background refresh (PINGAUTH_SECRET_CACHE_TTL; zero:
+	// idp.DefaultHSSecretTTL). While the secret store is down the cached
+	// secret keeps serving, as the projects' signing secrets do.
+	SecretCacheTTL time.Duration
 	// Roles is the end-user role policy (internal/rbac); nil disables role rules.
 	Roles RoleRules
 }
@@ -68,7 +73,8 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 	}
 	repo := mapping.NewRepo(db)
 	keys := apikey.NewVerifier(apikey.NewRepo(db), o.CacheTTL, o.Log)
-	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets), idp.NewJWKSCache(o.JWKS), o.CacheTTL, nil)
+	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets), idp.NewJWKSCache(o.JWKS), o.CacheTTL, nil,
+		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	settings := mapping.NewCache(repo, o.CacheTTL)
 	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL})
 	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor}}

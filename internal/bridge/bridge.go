@@ -200,9 +200,13 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 	return res.Identity, nil
 }
 
-// Close waits for background writes (API key last-used times).
+// Close waits for background work: API key last-used writes and IdP HS
+// secret refreshes.
 func (b *Bridge) Close() {
 	if b.keys != nil {
 		b.keys.Close()
+	}
+	if b.idp != nil {
+		_ = b.idp.Close()
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
 
@@ -243,14 +244,41 @@ func (r *Repo) Delete(ctx context.Context, projectID string) error {
 	return nil
 }
 
-// hsSecret reads the HS secret of c.
+// hsSecret reads the HS secret of c. Domain errors of the backend (not
+// found) pass through; any other failure means the store is unavailable.
 func (r *Repo) hsSecret(ctx context.Context, c *Config) ([]byte, error) {
 	if c.HSSecretVersion == 0 || r.secrets == nil {
-		return nil, apperr.Unavailable("the identity provider's HS secret is missing", errors.New("idp: no hs secret"))
+		return nil, apperr.NotFound("project %s has no identity provider HS secret", c.ProjectID)
 	}
 	b, err := r.secrets.Read(ctx, SecretID(c.ProjectID), c.HSSecretVersion)
 	if err != nil {
-		return nil, apperr.Unavailable("secret store unavailable; try again later", err)
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, apperr.Unavailable("secret store unavailable; try again later", fmt.Errorf("idp: read hs secret: %w", err))
 	}
 	return b, nil
+}
+
+// hsKeys loads a project's HS secret as a one-version secret.Keyring for a
+// secret.KeyringCache, the way secret.Manager loads a project's shared
+// secret: the version from SQL (idp_configs), the value from the secret
+// backend. "Not found" means the project has no HS-signed issuer (any more).
+type hsKeys struct{ repo *Repo }
+
+// Get implements secret.KeyringLoader.
+func (l hsKeys) Get(ctx context.Context, projectID string) (*secret.Keyring, error) {
+	c, err := l.repo.Get(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Symmetric() {
+		return nil, apperr.NotFound("project %s has no identity provider HS secret", projectID)
+	}
+	b, err := l.repo.hsSecret(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &secret.Keyring{ProjectID: projectID, Current: secret.Version{Version: c.HSSecretVersion, Value: b}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -13,19 +14,29 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/secret"
 )
 
 // MaxTokenLen bounds upstream tokens.
 const MaxTokenLen = 16 << 10
 
-// Verifier checks upstream tokens against the project's issuer. Configs (and
-// HS secrets) are cached in memory for ttl and dropped at once on Put/Delete
-// through this Verifier.
+// DefaultHSSecretTTL is how long a cached HS secret is served before one
+// background refresh (the default of PINGAUTH_SECRET_CACHE_TTL).
+const DefaultHSSecretTTL = 5 * time.Minute
+
+// Verifier checks upstream tokens against the project's issuer. Configs are
+// cached in memory for ttl; HS secrets are cached like the projects' signing
+// secrets (a secret.KeyringCache): refreshed in the background, and served
+// from the cache while the secret store is unavailable. Both are dropped at
+// once on Put/Delete through this Verifier; a change made by another process
+// is seen when the cached config expires (within ttl): its HS secret version
+// no longer matches the cached secret, which is then reloaded.
 type Verifier struct {
-	repo *Repo
-	jwks *JWKSCache
-	ttl  time.Duration
-	now  func() time.Time
+	repo   *Repo
+	jwks   *JWKSCache
+	ttl    time.Duration
+	now    func() time.Time
+	hsKeys *secret.KeyringCache
 
 	mu      sync.RWMutex
 	configs map[string]*cfgEntry
@@ -34,16 +45,50 @@ type Verifier struct {
 
 type cfgEntry struct {
 	cfg     *Config // nil: none configured
-	hsKey   []byte
 	fetched time.Time
 }
 
-// NewVerifier returns a verifier.
-func NewVerifier(repo *Repo, jwks *JWKSCache, ttl time.Duration, now func() time.Time) *Verifier {
+// VerifierOption tunes NewVerifier.
+type VerifierOption func(*verifierOptions)
+
+type verifierOptions struct {
+	hsTTL time.Duration
+	log   *slog.Logger
+}
+
+// WithHSSecretCache sets how long a cached HS secret is served before one
+// background refresh (PINGAUTH_SECRET_CACHE_TTL; zero or less keeps
+// DefaultHSSecretTTL).
+func WithHSSecretCache(ttl time.Duration) VerifierOption {
+	return func(o *verifierOptions) {
+		if ttl > 0 {
+			o.hsTTL = ttl
+		}
+	}
+}
+
+// WithLogger sets the logger (stale-serving warnings of the HS secret cache);
+// nil keeps the default, which discards.
+func WithLogger(log *slog.Logger) VerifierOption {
+	return func(o *verifierOptions) {
+		if log != nil {
+			o.log = log
+		}
+	}
+}
+
+// NewVerifier returns a verifier. now (nil: time.Now) is the clock of token
+// validation and of both caches.
+func NewVerifier(repo *Repo, jwks *JWKSCache, ttl time.Duration, now func() time.Time, opts ...VerifierOption) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{repo: repo, jwks: jwks, ttl: ttl, now: now, configs: map[string]*cfgEntry{}}
+	o := verifierOptions{hsTTL: DefaultHSSecretTTL, log: slog.New(slog.DiscardHandler)}
+	for _, f := range opts {
+		f(&o)
+	}
+	hs := secret.NewKeyringCache(hsKeys{repo}, o.hsTTL, o.log.With("cache", "idp_hs_key"), secret.WithCacheClock(now))
+	return &Verifier{repo: repo, jwks: jwks, ttl: ttl, now: now, hsKeys: hs, configs: map[string]*cfgEntry{}}
 }
 
 // Repo returns the config repository.
@@ -57,22 +102,14 @@ func (v *Verifier) config(ctx context.Context, projectID string) (*cfgEntry, err
 		return e, nil
 	}
 	res, err, _ := v.group.Do(projectID, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
 		ne := &cfgEntry{fetched: v.now()}
-		c, err := v.repo.Get(ctx, projectID)
+		c, err := v.repo.Get(context.WithoutCancel(ctx), projectID)
 		switch {
 		case errors.Is(err, apperr.ErrNotFound):
 		case err != nil:
 			return nil, err
 		default:
 			ne.cfg = c
-			if c.Symmetric() {
-				k, err := v.repo.hsSecret(ctx, c)
-				if err != nil {
-					return nil, err
-				}
-				ne.hsKey = k
-			}
 		}
 		v.mu.Lock()
 		v.configs[projectID] = ne
@@ -85,7 +122,41 @@ func (v *Verifier) config(ctx context.Context, projectID string) (*cfgEntry, err
 	return res.(*cfgEntry), nil
 }
 
-// Invalidate drops the cached config of projectID.
+// issuer returns the project's cached config and, for an HS-signed issuer,
+// its secret. The secret comes from the HS secret cache, which keeps serving
+// the last known value while the secret store is down. When the cached
+// secret is not the version the config names (changed by another process,
+// and one of the two caches has not seen it yet), both are reloaded once:
+// a replaced secret is never used to verify.
+func (v *Verifier) issuer(ctx context.Context, projectID string) (*Config, []byte, error) {
+	for try := 0; ; try++ {
+		e, err := v.config(ctx, projectID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e.cfg == nil {
+			return nil, nil, apperr.Unavailable("project has no identity provider configured for token exchange", errors.New("idp: no config"))
+		}
+		if !e.cfg.Symmetric() {
+			return e.cfg, nil, nil
+		}
+		kr, err := v.hsKeys.Get(ctx, projectID)
+		switch {
+		case err == nil && kr.Current.Version == e.cfg.HSSecretVersion:
+			return e.cfg, kr.Current.Value, nil
+		case err != nil && !errors.Is(err, apperr.ErrNotFound):
+			return nil, nil, err // unavailable with nothing cached: 503
+		case try > 0 && err != nil:
+			return nil, nil, apperr.Unavailable("the identity provider's HS secret is missing", err)
+		case try > 0:
+			return nil, nil, apperr.Unavailable("the identity provider's settings are being changed; try again",
+				fmt.Errorf("idp: hs secret version %d, config names %d", kr.Current.Version, e.cfg.HSSecretVersion))
+		}
+		v.Invalidate(projectID)
+	}
+}
+
+// Invalidate drops the cached config and HS secret of projectID.
 func (v *Verifier) Invalidate(projectID string) {
 	v.mu.Lock()
 	if e, ok := v.configs[projectID]; ok && e.cfg != nil && e.cfg.JWKSURL != "" {
@@ -94,19 +165,34 @@ func (v *Verifier) Invalidate(projectID string) {
 	delete(v.configs, projectID)
 	v.mu.Unlock()
 	v.group.Forget(projectID)
+	v.hsKeys.Invalidate(projectID)
+}
+
+// invalidateAfter drops the project's cached config and secret after a
+// write, unless the write failed as unavailable: then nothing changed and
+// the cached HS secret must keep serving (as secret.Cache does).
+func (v *Verifier) invalidateAfter(projectID string, err error) {
+	if err == nil || !errors.Is(err, apperr.ErrUnavailable) {
+		v.Invalidate(projectID)
+	}
 }
 
 // Put stores a config and refreshes the cache.
 func (v *Verifier) Put(ctx context.Context, c *Config, hsSecret []byte, actor string) error {
-	defer v.Invalidate(c.ProjectID)
-	return v.repo.Put(ctx, c, hsSecret, actor)
+	err := v.repo.Put(ctx, c, hsSecret, actor)
+	v.invalidateAfter(c.ProjectID, err)
+	return err
 }
 
 // Delete removes a config and refreshes the cache.
 func (v *Verifier) Delete(ctx context.Context, projectID string) error {
-	defer v.Invalidate(projectID)
-	return v.repo.Delete(ctx, projectID)
+	err := v.repo.Delete(ctx, projectID)
+	v.invalidateAfter(projectID, err)
+	return err
 }
+
+// Close waits for background HS secret refreshes.
+func (v *Verifier) Close() error { return v.hsKeys.Close() }
 
 // rejected builds the 401 for a refused upstream token. The reason helps the
 // site's developers; it never includes token contents.
@@ -120,14 +206,10 @@ func (v *Verifier) Verify(ctx context.Context, projectID, raw string) (jwt.MapCl
 	if raw == "" || len(raw) > MaxTokenLen {
 		return nil, apperr.Invalid("id_token", "id_token must be 1 to %d bytes", MaxTokenLen)
 	}
-	e, err := v.config(ctx, projectID)
+	cfg, hsKey, err := v.issuer(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
-	if e.cfg == nil {
-		return nil, apperr.Unavailable("project has no identity provider configured for token exchange", errors.New("idp: no config"))
-	}
-	cfg := e.cfg
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),
 		jwt.WithIssuer(cfg.Issuer),
@@ -144,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, projectID, raw string) (jwt.MapCl
 			return nil, fmt.Errorf("algorithm %s not allowed", alg)
 		}
 		if cfg.Symmetric() {
-			return e.hsKey, nil
+			return hsKey, nil
 		}
 		kid, _ := t.Header["kid"].(string)
 		keys, err := v.jwks.Keys(ctx, cfg.JWKSURL, kid, alg)

@@ -12,11 +12,18 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 )
 
-// Cache wraps a SecretStore so that Get is served from memory: the /auth hot
-// path calls the backend at most once per project per ttl, never per request.
+// KeyringLoader loads one keyring from its store: SecretStore.Get for the
+// projects' shared secrets, or any other secret kept in a Backend and
+// versioned in SQL (internal/idp loads the exchange-mode HS secret).
+type KeyringLoader interface {
+	Get(ctx context.Context, id string) (*Keyring, error)
+}
+
+// KeyringCache serves keyrings from memory so that the /auth hot path calls
+// the backend at most once per id per ttl, never per request.
 //
 //   - A cold entry (first use, or after invalidation) is loaded synchronously,
-//     with concurrent loads of one project merged into one.
+//     with concurrent loads of one id merged into one.
 //   - An entry older than ttl is refreshed by one background load; requests
 //     wait for it until refreshWait (default 250ms) after it started, then
 //     get the cached keyring, so a slow or dead backend adds at most
@@ -24,17 +31,17 @@ import (
 //   - When the refresh fails (Vault down, database down) the cached keyring
 //     keeps serving and the next refresh is tried after retry (default 10s);
 //     only "not found" (the secret was deleted) drops the entry.
-//   - Writes through the Cache (Put, Rotate, Delete) drop the project's entry
-//     once they may have changed anything; a write that fails as unavailable
-//     changed nothing, so the cached keyring stays for the hot path.
+//   - Writers call InvalidateAfter (or Invalidate) once a write may have
+//     changed anything; a write that fails as unavailable changed nothing, so
+//     the cached keyring stays for the hot path.
 //   - Writes made by another process (the CLI, another replica) are noticed
 //     through a VersionChecker: at most every checkEvery a background query
 //     compares the current version in SQL metadata (never the backend) with
 //     the cached one and reloads on a difference. Pingstreams revokes the old
 //     shared secret as soon as a new one is generated, so signing with a
 //     stale secret for a whole ttl is not acceptable.
-type Cache struct {
-	SecretStore
+type KeyringCache struct {
+	load           KeyringLoader
 	versions       VersionChecker
 	checkEvery     time.Duration
 	ttl            time.Duration
@@ -47,10 +54,18 @@ type Cache struct {
 	group singleflight.Group
 	wg    sync.WaitGroup
 	mu    sync.RWMutex
-	// byProj holds cached keyrings; gen counts invalidations per project so a
+	// byProj holds cached keyrings; gen counts invalidations per id so a
 	// load that started before an invalidation does not store stale data.
 	byProj map[string]*cacheEntry
 	gen    map[string]uint64
+}
+
+// Cache wraps a SecretStore so that Get is served from memory by a
+// KeyringCache (see there) and the writes Put, Rotate and Delete drop the
+// project's entry once they may have changed anything.
+type Cache struct {
+	SecretStore
+	keys *KeyringCache
 }
 
 type cacheEntry struct {
@@ -65,7 +80,7 @@ type cacheEntry struct {
 	nextTry    time.Time
 }
 
-// VersionChecker reports a project's current secret version from metadata
+// VersionChecker reports an id's current secret version from metadata
 // (implemented by *Manager with one SQL query; it never reads the value).
 type VersionChecker interface {
 	CurrentVersion(ctx context.Context, projectID string) (int, error)
@@ -74,34 +89,39 @@ type VersionChecker interface {
 // WithVersionCheck makes the Cache compare the cached version with vc at
 // most every interval and reload when another process changed it.
 func WithVersionCheck(vc VersionChecker, interval time.Duration) CacheOption {
-	return func(c *Cache) {
+	return func(c *KeyringCache) {
 		if interval > 0 {
 			c.versions, c.checkEvery = vc, interval
 		}
 	}
 }
 
-// CacheOption configures a Cache.
-type CacheOption func(*Cache)
+// CacheOption configures a KeyringCache (and so a Cache).
+type CacheOption func(*KeyringCache)
 
 // WithCacheClock replaces time.Now (tests).
-func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { c.now = now } }
+func WithCacheClock(now func() time.Time) CacheOption { return func(c *KeyringCache) { c.now = now } }
 
 // WithRefreshRetry sets how long a failed background refresh waits before the
 // next attempt (default 10s).
-func WithRefreshRetry(d time.Duration) CacheOption { return func(c *Cache) { c.retry = d } }
+func WithRefreshRetry(d time.Duration) CacheOption { return func(c *KeyringCache) { c.retry = d } }
 
 // WithRefreshWait sets how long requests wait for the refresh of an expired
 // entry before they are served the cached keyring (default 250ms; 0: never).
-func WithRefreshWait(d time.Duration) CacheOption { return func(c *Cache) { c.refreshWait = d } }
+func WithRefreshWait(d time.Duration) CacheOption { return func(c *KeyringCache) { c.refreshWait = d } }
 
 // NewCache wraps inner; entries are refreshed after ttl.
 func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger, opts ...CacheOption) *Cache {
+	return &Cache{SecretStore: inner, keys: NewKeyringCache(inner, ttl, log, opts...)}
+}
+
+// NewKeyringCache caches what l loads; entries are refreshed after ttl.
+func NewKeyringCache(l KeyringLoader, ttl time.Duration, log *slog.Logger, opts ...CacheOption) *KeyringCache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{
-		SecretStore:    inner,
+	c := &KeyringCache{
+		load:           l,
 		ttl:            ttl,
 		retry:          10 * time.Second,
 		refreshWait:    250 * time.Millisecond,
@@ -117,8 +137,14 @@ func NewCache(inner SecretStore, ttl time.Duration, log *slog.Logger, opts ...Ca
 	return c
 }
 
-// Get implements SecretStore from memory (see Cache).
+// Get implements SecretStore from memory (see KeyringCache).
 func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
+	return c.keys.Get(ctx, projectID)
+}
+
+// Get returns the id's keyring from memory, loading it when cold (see
+// KeyringCache). Errors are the loader's.
+func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	c.mu.RLock()
 	e, ok := c.byProj[projectID]
 	if ok && c.now().Sub(e.fetched) < c.ttl {
@@ -168,7 +194,7 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	c.mu.Unlock()
 
 	v, err, _ := c.group.Do(projectID, func() (any, error) {
-		kr, err := c.SecretStore.Get(context.WithoutCancel(ctx), projectID)
+		kr, err := c.load.Get(context.WithoutCancel(ctx), projectID)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +213,7 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 }
 
 // startCheck launches one background version check for the project.
-func (c *Cache) startCheck(projectID string) {
+func (c *KeyringCache) startCheck(projectID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byProj[projectID]
@@ -203,7 +229,7 @@ func (c *Cache) startCheck(projectID string) {
 
 // check compares the metadata's current version with the cached one and
 // reloads the keyring when they differ (or drops it when the secret is gone).
-func (c *Cache) check(projectID string, gen uint64, cached int, done chan struct{}) {
+func (c *KeyringCache) check(projectID string, gen uint64, cached int, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
 	v, err := c.versions.CurrentVersion(ctx, projectID)
 	cancel()
@@ -224,12 +250,12 @@ func (c *Cache) check(projectID string, gen uint64, cached int, done chan struct
 }
 
 // refresh reloads an entry in the background and closes done when finished.
-func (c *Cache) refresh(projectID string, gen uint64, done chan struct{}) {
+func (c *KeyringCache) refresh(projectID string, gen uint64, done chan struct{}) {
 	defer c.wg.Done()
 	defer close(done)
 	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
 	defer cancel()
-	kr, err := c.SecretStore.Get(ctx, projectID)
+	kr, err := c.load.Get(ctx, projectID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byProj[projectID]
@@ -251,14 +277,14 @@ func (c *Cache) refresh(projectID string, gen uint64, done chan struct{}) {
 	}
 }
 
-// Close waits for background refreshes to finish (the Cache stays usable).
-func (c *Cache) Close() error {
+// Close waits for background refreshes to finish (the cache stays usable).
+func (c *KeyringCache) Close() error {
 	c.wg.Wait()
 	return nil
 }
 
-// Invalidate drops the project's entry.
-func (c *Cache) Invalidate(projectID string) {
+// Invalidate drops the id's entry.
+func (c *KeyringCache) Invalidate(projectID string) {
 	c.mu.Lock()
 	delete(c.byProj, projectID)
 	c.gen[projectID]++
@@ -266,31 +292,39 @@ func (c *Cache) Invalidate(projectID string) {
 	c.group.Forget(projectID)
 }
 
-// invalidateAfter drops the entry unless err says the store was unavailable
-// (then nothing was written and the cached keyring must keep serving).
-func (c *Cache) invalidateAfter(projectID string, err error) {
+// InvalidateAfter is for writers: it drops the entry after a write that
+// succeeded or failed in a way that may have changed something, and keeps it
+// when err says the store was unavailable (then nothing was written and the
+// cached keyring must keep serving the hot path).
+func (c *KeyringCache) InvalidateAfter(projectID string, err error) {
 	if err == nil || !errors.Is(err, apperr.ErrUnavailable) {
 		c.Invalidate(projectID)
 	}
 }
 
+// Close waits for background refreshes to finish (the Cache stays usable).
+func (c *Cache) Close() error { return c.keys.Close() }
+
+// Invalidate drops the project's entry.
+func (c *Cache) Invalidate(projectID string) { c.keys.Invalidate(projectID) }
+
 // Put implements SecretStore and invalidates the entry.
 func (c *Cache) Put(ctx context.Context, projectID string, value []byte, opts WriteOptions) (Meta, error) {
 	m, err := c.SecretStore.Put(ctx, projectID, value, opts)
-	c.invalidateAfter(projectID, err)
+	c.keys.InvalidateAfter(projectID, err)
 	return m, err
 }
 
 // Rotate implements SecretStore and invalidates the entry.
 func (c *Cache) Rotate(ctx context.Context, projectID string, opts WriteOptions) (Meta, []byte, error) {
 	m, v, err := c.SecretStore.Rotate(ctx, projectID, opts)
-	c.invalidateAfter(projectID, err)
+	c.keys.InvalidateAfter(projectID, err)
 	return m, v, err
 }
 
 // Delete implements SecretStore and invalidates the entry.
 func (c *Cache) Delete(ctx context.Context, projectID string, actor string) error {
 	err := c.SecretStore.Delete(ctx, projectID, actor)
-	c.invalidateAfter(projectID, err)
+	c.keys.InvalidateAfter(projectID, err)
 	return err
 }
