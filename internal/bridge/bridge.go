@@ -148,7 +148,17 @@ func (b *Bridge) InvalidateProject(id string) {
 }
 
 // Authenticate verifies req for project p and returns the token identity.
+//
+// An API key is checked before the mode: a wrong, unknown, revoked or other
+// project's key gets the same 401 whether server mode is enabled or not, so
+// only a holder of a valid key of p learns that the mode is off (403). The
+// key check is the cached one of the fast path (no extra SQL).
 func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Request) (token.Identity, error) {
+	if req.Mode == mapping.ModeServer {
+		if _, err := b.keys.Verify(ctx, p.ID, req.APIKey); err != nil {
+			return token.Identity{}, err
+		}
+	}
 	s, err := b.settings.Get(ctx, p.ID)
 	if err != nil {
 		return token.Identity{}, err
@@ -158,10 +168,7 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 	}
 	var doc mapping.Doc
 	switch req.Mode {
-	case mapping.ModeServer:
-		if _, err := b.keys.Verify(ctx, p.ID, req.APIKey); err != nil {
-			return token.Identity{}, err
-		}
+	case mapping.ModeServer: // the key was verified above
 		if req.User == nil {
 			return token.Identity{}, apperr.Invalid("user", "server mode needs a user object: {\"user\":{\"id\":\"...\"}}")
 		}

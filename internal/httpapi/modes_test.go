@@ -305,7 +305,9 @@ func TestServerModeRejections(t *testing.T) {
 			{"unknown field", mProjA, map[string]string{"X-Api-Key": keyA2}, `{"user":{"id":"1","admin":true}}`, 400},
 			{"bad json", mProjA, map[string]string{"X-Api-Key": keyA2}, `{"user":`, 400},
 			{"unknown project", "nope", map[string]string{"X-Api-Key": keyA2}, user, 404},
-			{"mode disabled", mProjC, map[string]string{"X-Api-Key": keyA2}, user, 403},
+			// Another project's key is refused as a key before C's modes are
+			// looked at (valid key + mode off: TestServerModeKeyIsCheckedBeforeTheModeSetting).
+			{"key of project A on project C (server mode off there)", mProjC, map[string]string{"X-Api-Key": keyA2}, user, 401},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
