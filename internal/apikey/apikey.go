@@ -164,15 +164,7 @@ func (r *Repo) List(ctx context.Context, projectID string) ([]Key, error) {
 
 // Get loads a key by id.
 func (r *Repo) Get(ctx context.Context, id string) (*Key, error) {
-	var k Key
-	err := r.db.WithContext(ctx).First(&k, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("API key not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("apikey: get: %w", err)
-	}
-	return &k, nil
+	return store.First[Key](ctx, r.db.DB, "apikey: get", apperr.NotFound("API key not found"), "id = ?", id)
 }
 
 // Revoke marks a key of projectID as revoked. Revoking twice is not an error.

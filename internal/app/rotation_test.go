@@ -99,14 +99,14 @@ func TestAuthSignsWithNewSecretAfterRotation(t *testing.T) {
 	backends := []setup{
 		{backend: "sealed", env: func(*testing.T) map[string]string { return map[string]string{"PINGAUTH_SECRET_BACKEND": "sealed"} }},
 		{backend: "vault", env: func(t *testing.T) map[string]string {
-			srv := vaulttest.Shared(t)
+			srv := vaults.Server(t)
 			return map[string]string{
 				"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": srv.Addr, "VAULT_TOKEN": srv.Token,
 				"PINGAUTH_VAULT_PREFIX": vaulttest.Prefix(t),
 			}
 		}},
 		{name: "approle", backend: "vault", env: func(t *testing.T) map[string]string {
-			srv := vaulttest.Shared(t)
+			srv := vaults.Server(t)
 			prefix := vaulttest.Prefix(t)
 			mount, roleID, secretID := srv.AppRole(t, prefix, time.Hour, 2*time.Hour)
 			return map[string]string{

@@ -15,8 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -190,15 +188,7 @@ func (r *Repo) Create(ctx context.Context, u *User, password string) error {
 
 // Get loads one end-user of a project.
 func (r *Repo) Get(ctx context.Context, projectID, id string) (*User, error) {
-	var u User
-	err := r.db.WithContext(ctx).First(&u, "project_id = ? AND id = ?", projectID, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("end-user not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get end-user: %w", err)
-	}
-	return &u, nil
+	return store.First[User](ctx, r.db.DB, "get end-user", apperr.NotFound("end-user not found"), "project_id = ? AND id = ?", projectID, id)
 }
 
 // FindByLogin finds a user of the project by email (case-insensitive) or username.
@@ -226,15 +216,7 @@ func (r *Repo) FindByLogin(ctx context.Context, projectID, login string) (*User,
 
 // FindByExternalID finds a user by the site's own id.
 func (r *Repo) FindByExternalID(ctx context.Context, projectID, externalID string) (*User, error) {
-	var u User
-	err := r.db.WithContext(ctx).First(&u, "project_id = ? AND external_id = ?", projectID, externalID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("end-user not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find end-user: %w", err)
-	}
-	return &u, nil
+	return store.First[User](ctx, r.db.DB, "find end-user", apperr.NotFound("end-user not found"), "project_id = ? AND external_id = ?", projectID, externalID)
 }
 
 // ListOptions page and filter List.

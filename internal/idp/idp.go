@@ -165,16 +165,12 @@ func NewRepo(db *store.DB, secrets SecretBackend) *Repo { return &Repo{db: db, s
 
 // Get loads the project's issuer config.
 func (r *Repo) Get(ctx context.Context, projectID string) (*Config, error) {
-	var c Config
-	err := r.db.WithContext(ctx).First(&c, "project_id = ?", projectID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("project %s has no identity provider configured", projectID)
-	}
+	c, err := store.First[Config](ctx, r.db.DB, "idp: get", apperr.NotFound("project %s has no identity provider configured", projectID), "project_id = ?", projectID)
 	if err != nil {
-		return nil, fmt.Errorf("idp: get: %w", err)
+		return nil, err
 	}
 	c.HasHSSecret = c.HSSecretVersion > 0
-	return &c, nil
+	return c, nil
 }
 
 // Put validates and stores c. hsSecret, when non-nil, replaces the HS secret

@@ -78,8 +78,39 @@ func (r *Repo) Mapping(ctx context.Context, projectID string) (*Mapping, error) 
 	return &ms[0], nil
 }
 
+// lockTenant makes the rest of transaction tx the only writer of mappings of
+// tenantID, so that SetMapping's prefix check and write are atomic per tenant.
+//
+// PostgreSQL runs READ COMMITTED: without a lock two transactions for two
+// projects of one tenant could each check before the other wrote, and both
+// store overlapping prefixes. The tenant row is locked FOR NO KEY UPDATE: it
+// conflicts with itself (concurrent SetMapping calls of the tenant wait here,
+// and their check, a new statement, then sees the committed winner) but not
+// with the FOR KEY SHARE taken by foreign-key checks, so creating projects in
+// the tenant is not blocked. The tenant id of a project never changes, so
+// reading it before the lock is safe.
+//
+// SQLite has no row locks and needs none: store.Open begins every transaction
+// with BEGIN IMMEDIATE (_txlock=immediate), so write transactions already run
+// one at a time from their start.
+func lockTenant(tx *gorm.DB, d store.Dialect, tenantID string) error {
+	if d != store.Postgres {
+		return nil
+	}
+	var locked []string
+	if err := tx.Table("tenants").Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).
+		Where("id = ?", tenantID).Pluck("id", &locked).Error; err != nil {
+		return fmt.Errorf("mapping: lock tenant: %w", err)
+	}
+	if len(locked) == 0 { // projects.tenant_id references tenants: cannot happen
+		return fmt.Errorf("mapping: lock tenant: tenant %s of the project vanished", tenantID)
+	}
+	return nil
+}
+
 // SetMapping validates and stores m. A non-empty prefix must not overlap the
-// prefix of another project of the same tenant (ids could collide).
+// prefix of another project of the same tenant (ids could collide); the check
+// and the write are serialised per tenant (see lockTenant).
 func (r *Repo) SetMapping(ctx context.Context, m *Mapping, actor string) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -92,6 +123,9 @@ func (r *Repo) SetMapping(ctx context.Context, m *Mapping, actor string) error {
 		}
 		if len(tenant) == 0 {
 			return apperr.NotFound("project %s not found", m.ProjectID)
+		}
+		if err := lockTenant(tx, r.db.Dialect, tenant[0]); err != nil {
+			return err
 		}
 		if m.Prefix != "" {
 			var others []struct {
@@ -112,6 +146,9 @@ func (r *Repo) SetMapping(ctx context.Context, m *Mapping, actor string) error {
 		}
 		cc := []clause.Column{{Name: "project_id"}}
 		if err := tx.Clauses(clause.OnConflict{Columns: cc, UpdateAll: true}).Create(m).Error; err != nil {
+			if e := notFoundOnFK(err, m.ProjectID); e != err { // project deleted meanwhile
+				return e
+			}
 			return fmt.Errorf("mapping: set: %w", err)
 		}
 		return nil

@@ -150,28 +150,12 @@ func (r *Repo) Count(ctx context.Context) (int64, error) {
 
 // Get loads an operator by id.
 func (r *Repo) Get(ctx context.Context, id string) (*Operator, error) {
-	var o Operator
-	err := r.db.WithContext(ctx).First(&o, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("operator not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get operator: %w", err)
-	}
-	return &o, nil
+	return store.First[Operator](ctx, r.db.DB, "get operator", apperr.NotFound("operator not found"), "id = ?", id)
 }
 
 // GetByEmail loads an operator by email (case-insensitive).
 func (r *Repo) GetByEmail(ctx context.Context, email string) (*Operator, error) {
-	var o Operator
-	err := r.db.WithContext(ctx).First(&o, "email = ?", strings.ToLower(strings.TrimSpace(email))).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("operator not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get operator: %w", err)
-	}
-	return &o, nil
+	return store.First[Operator](ctx, r.db.DB, "get operator", apperr.NotFound("operator not found"), "email = ?", strings.ToLower(strings.TrimSpace(email)))
 }
 
 // List returns operators ordered by email; ids limits the result when non-nil.

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -212,15 +210,7 @@ func (r *Repo) EnsureTenant(ctx context.Context, id, name string) (*Tenant, erro
 
 // GetTenant loads a tenant.
 func (r *Repo) GetTenant(ctx context.Context, id string) (*Tenant, error) {
-	var t Tenant
-	err := r.db.WithContext(ctx).First(&t, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("tenant %s not found", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get tenant: %w", err)
-	}
-	return &t, nil
+	return store.First[Tenant](ctx, r.db.DB, "get tenant", apperr.NotFound("tenant %s not found", id), "id = ?", id)
 }
 
 // ListTenants lists tenants; ids limits the result when non-nil.
@@ -261,15 +251,7 @@ func (r *Repo) Get(ctx context.Context, id string) (*Project, error) {
 	if ValidateID(id) != nil {
 		return nil, apperr.NotFound("project not found")
 	}
-	var p Project
-	err := r.db.WithContext(ctx).First(&p, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("project %s not found", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get project: %w", err)
-	}
-	return &p, nil
+	return store.First[Project](ctx, r.db.DB, "get project", apperr.NotFound("project %s not found", id), "id = ?", id)
 }
 
 // ListFilter narrows List.

@@ -14,7 +14,16 @@ import (
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(vaulttest.Main(m)) }
+// vaults owns the Vault server this package's tests share; TestMain creates
+// it before any test runs and stops the server (if it started one) after all.
+var vaults *vaulttest.Shared
+
+func TestMain(m *testing.M) {
+	vaults = vaulttest.NewShared()
+	code := m.Run()
+	vaults.Close()
+	os.Exit(code)
+}
 
 func newSealed(t testing.TB, db *store.DB) secret.Backend {
 	t.Helper()
@@ -27,11 +36,9 @@ func newSealed(t testing.TB, db *store.DB) secret.Backend {
 	return b
 }
 
-// newVault returns a Vault backend on the shared test server under a prefix
-// of its own.
-func newVault(t testing.TB) *secret.Vault {
+// newVault returns a Vault backend on srv under a prefix of its own.
+func newVault(t testing.TB, srv *vaulttest.Server) *secret.Vault {
 	t.Helper()
-	srv := vaulttest.Shared(t)
 	b, err := secret.NewVault(context.Background(), secret.VaultConfig{
 		Addr: srv.Addr, Token: srv.Token, Mount: "secret", Prefix: vaulttest.Prefix(t), Timeout: 10 * time.Second,
 	})
@@ -69,16 +76,18 @@ func TestSealedManagerContract(t *testing.T) {
 
 func TestVaultBackendContract(t *testing.T) {
 	t.Parallel()
-	secrettest.RunBackendContract(t, func(t *testing.T) secret.Backend { return newVault(t) })
+	srv := vaults.Server(t)
+	secrettest.RunBackendContract(t, func(t *testing.T) secret.Backend { return newVault(t, srv) })
 }
 
 func TestVaultManagerContract(t *testing.T) {
 	t.Parallel()
+	srv := vaults.Server(t)
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			secrettest.RunManagerContract(t, func(t *testing.T) secrettest.Env {
-				return secrettest.Env{DB: storetest.Open(t, d), Backend: newVault(t)}
+				return secrettest.Env{DB: storetest.Open(t, d), Backend: newVault(t, srv)}
 			})
 		})
 	}

@@ -160,13 +160,10 @@ func (s *Sealed) Write(ctx context.Context, projectID string, value []byte) (int
 
 // Read implements Backend.
 func (s *Sealed) Read(ctx context.Context, projectID string, version int) ([]byte, error) {
-	var row sealedRow
-	err := s.db.WithContext(ctx).First(&row, "project_id = ? AND version = ?", projectID, version).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFound("secret version %d of project %s not found", version, projectID)
-	}
+	row, err := store.First[sealedRow](ctx, s.db.DB, "sealed: read", apperr.NotFound("secret version %d of project %s not found", version, projectID),
+		"project_id = ? AND version = ?", projectID, version)
 	if err != nil {
-		return nil, fmt.Errorf("sealed: read: %w", err)
+		return nil, err
 	}
 	v, err := s.aead.Open(nil, row.Nonce, row.Ciphertext, aad(projectID, version))
 	if err != nil {

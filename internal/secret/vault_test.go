@@ -36,7 +36,7 @@ func newAppRoleVault(t *testing.T, srv *vaulttest.Server, ttl, maxTTL time.Durat
 // policy to the backend's own paths.
 func TestVaultAppRoleBackendContract(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
+	srv := vaults.Server(t)
 	secrettest.RunBackendContract(t, func(t *testing.T) secret.Backend {
 		b, _ := newAppRoleVault(t, srv, time.Hour, 2*time.Hour)
 		return b
@@ -45,8 +45,8 @@ func TestVaultAppRoleBackendContract(t *testing.T) {
 
 func TestVaultStoresValueAtProjectPathUnderDataKey(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
-	b := newVault(t)
+	srv := vaults.Server(t)
+	b := newVault(t, srv)
 	ctx := context.Background()
 	pid := secrettest.RandomID("p")
 	val := secrettest.Value(43)
@@ -77,8 +77,8 @@ func TestVaultStoresValueAtProjectPathUnderDataKey(t *testing.T) {
 
 func TestVaultReadOfDeletedVersionIsNotFound(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
-	b := newVault(t)
+	srv := vaults.Server(t)
+	b := newVault(t, srv)
 	ctx := context.Background()
 	pid := secrettest.RandomID("p")
 	for range 2 {
@@ -100,7 +100,7 @@ func TestVaultReadOfDeletedVersionIsNotFound(t *testing.T) {
 
 func TestVaultRejectsUnsafeProjectIDs(t *testing.T) {
 	t.Parallel()
-	b := newVault(t)
+	b := newVault(t, vaults.Server(t))
 	for _, id := range []string{"", "../other", "a/b", "x?version=1", "p:../x", "p:a:b", "p:", strings.Repeat("a", 200)} {
 		if _, err := b.Write(context.Background(), id, secrettest.Value(20)); !errors.Is(err, apperr.ErrInvalid) {
 			t.Errorf("Write(%q) = %v, want ErrInvalid", id, err)
@@ -110,7 +110,7 @@ func TestVaultRejectsUnsafeProjectIDs(t *testing.T) {
 
 func TestVaultAppRoleBadCredentialsFailStartup(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
+	srv := vaults.Server(t)
 	mount, roleID, _ := srv.AppRole(t, vaulttest.Prefix(t), time.Hour, time.Hour)
 	_, err := secret.NewVault(context.Background(), secret.VaultConfig{
 		Addr: srv.Addr, RoleID: roleID, SecretID: "00000000-0000-0000-0000-000000000000", AppRoleMount: mount,
@@ -122,7 +122,7 @@ func TestVaultAppRoleBadCredentialsFailStartup(t *testing.T) {
 
 func TestVaultAppRoleLogsInAgainWhenTokenIsRevoked(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
+	srv := vaults.Server(t)
 	b, mount := newAppRoleVault(t, srv, time.Hour, 2*time.Hour)
 	ctx := context.Background()
 	pid := secrettest.RandomID("p")
@@ -151,7 +151,7 @@ func TestVaultAppRoleLogsInAgainWhenTokenIsRevoked(t *testing.T) {
 
 func TestVaultAppRoleRenewsAndLogsInAgainBeforeMaxTTL(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Shared(t)
+	srv := vaults.Server(t)
 	// Tokens live 2s, renewable up to 4s: the background loop must renew,
 	// then log in again, without any request hitting a 403 first.
 	b, _ := newAppRoleVault(t, srv, 2*time.Second, 4*time.Second)

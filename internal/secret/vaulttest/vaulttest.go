@@ -1,16 +1,33 @@
 // Package vaulttest gives tests a real Vault (or OpenBao) server with a KV v2
-// engine at secret/:
+// engine at secret/.
+//
+// The server a test package's tests share is owned by a *Shared value that
+// the package's TestMain creates and closes (this package keeps no state of
+// its own):
+//
+//	var vaults *vaulttest.Shared // set once by TestMain, before any test runs
+//
+//	func TestMain(m *testing.M) {
+//		vaults = vaulttest.NewShared()
+//		code := m.Run()
+//		vaults.Close()
+//		os.Exit(code)
+//	}
+//
+// and a test asks it for a connection with vaults.Server(t). The first call
+// finds the server:
 //
 //   - VAULT_ADDR + VAULT_TOKEN from the environment when both are set (e.g.
 //     after `eval "$(bash .ci/vault-server.sh start)"`);
 //   - otherwise a dev-mode server started by the test process itself from a
 //     cached binary (PINGAUTH_VAULT_BIN, $PINGAUTH_TOOLS_DIR or
 //     $HOME/.cache/pingauth-tools as filled by .ci/vault-server.sh, or
-//     vault/bao on PATH), stopped by Main when the package's tests end;
+//     vault/bao on PATH), stopped by Close;
 //   - otherwise the test is skipped, or fails when PINGAUTH_TEST_REQUIRE_VAULT=1.
 //
-// Every caller gets its own random path prefix so tests never see each
-// other's secrets.
+// Private starts a server for one test alone (for tests that stop it).
+// Every caller gets its own random path prefix (Prefix) so tests never see
+// each other's secrets.
 package vaulttest
 
 import (
@@ -37,7 +54,8 @@ import (
 // RootToken is the root token of servers started here.
 const RootToken = "pingauth-dev-root"
 
-// Server is a reachable Vault server.
+// Server is a reachable Vault server: a connection (address and token) to a
+// shared server, or a server of its own returned by Private.
 type Server struct {
 	Addr  string
 	Token string // root (or otherwise privileged) token
@@ -46,14 +64,6 @@ type Server struct {
 	exited chan struct{}
 	home   string
 }
-
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-	mu         sync.Mutex
-	started    []*Server
-)
 
 // Required reports whether PINGAUTH_TEST_REQUIRE_VAULT=1.
 func Required() bool { return os.Getenv("PINGAUTH_TEST_REQUIRE_VAULT") == "1" }
@@ -67,36 +77,64 @@ func unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf("%s; set PINGAUTH_TEST_REQUIRE_VAULT=1 to fail instead", msg)
 }
 
-// Shared returns the package-wide Vault server (see package doc), skipping or
-// failing t when there is none.
-func Shared(t testing.TB) *Server {
-	t.Helper()
-	sharedOnce.Do(func() {
-		addr, tok := os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN")
-		if addr != "" && tok != "" {
-			s := &Server{Addr: addr, Token: tok}
-			if err := s.waitReady(10 * time.Second); err != nil {
-				sharedErr = fmt.Errorf("VAULT_ADDR=%s is not ready: %w", addr, err)
-				return
-			}
-			sharedErr = s.ensureKV()
-			shared = s
-			return
-		}
-		bin := Binary()
-		if bin == "" {
-			sharedErr = errNoBinary
-			return
-		}
-		shared, sharedErr = start(bin)
-	})
-	if sharedErr != nil {
-		unavailable(t, "no Vault server: %v", sharedErr)
-	}
-	return shared
+// Shared owns the Vault server that the tests of one test binary share (see
+// the package doc). It is found or started on first use, at most once, and
+// safe for concurrent use by parallel tests.
+type Shared struct {
+	once sync.Once
+	srv  *Server // set by once; nil when err != nil
+	err  error
 }
 
-var errNoBinary = errors.New("VAULT_ADDR/VAULT_TOKEN are not set and no vault or bao binary was found (run: bash .ci/vault-server.sh start)")
+// NewShared returns an owner without a server yet; Server finds or starts it.
+// Close it when the package's tests have run.
+func NewShared() *Shared { return &Shared{} }
+
+var (
+	errNoBinary = errors.New("VAULT_ADDR/VAULT_TOKEN are not set and no vault or bao binary was found (run: bash .ci/vault-server.sh start)")
+	errClosed   = errors.New("vaulttest.Shared used after Close")
+)
+
+// Server returns a connection to the shared server, skipping or failing t
+// when there is none. The connection cannot stop the server (its Stop is a
+// no-op): use Private for that.
+func (s *Shared) Server(t testing.TB) *Server {
+	t.Helper()
+	s.once.Do(func() { s.srv, s.err = findOrStart() })
+	if s.err != nil {
+		unavailable(t, "no Vault server: %v", s.err)
+	}
+	return &Server{Addr: s.srv.Addr, Token: s.srv.Token}
+}
+
+func findOrStart() (*Server, error) {
+	addr, tok := os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN")
+	if addr != "" && tok != "" {
+		srv := &Server{Addr: addr, Token: tok}
+		if err := srv.waitReady(10 * time.Second); err != nil {
+			return nil, fmt.Errorf("VAULT_ADDR=%s is not ready: %w", addr, err)
+		}
+		if err := srv.ensureKV(); err != nil {
+			return nil, err
+		}
+		return srv, nil
+	}
+	bin := Binary()
+	if bin == "" {
+		return nil, errNoBinary
+	}
+	return start(bin)
+}
+
+// Close stops the shared server if Server started it (an external one is
+// left running). Call it after m.Run, when no test uses the server any more;
+// a Server call after Close that would have started one skips or fails.
+func (s *Shared) Close() {
+	s.once.Do(func() { s.err = errClosed }) // nothing found or started yet: never start one now
+	if s.srv != nil {
+		s.srv.Stop()
+	}
+}
 
 // Private starts a dev server for t alone (for tests that stop it), stopped
 // at cleanup. It needs the binary even when VAULT_ADDR is set.
@@ -112,20 +150,6 @@ func Private(t testing.TB) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
-}
-
-// Main runs the tests and then stops servers started by this package.
-// Use it from TestMain: func TestMain(m *testing.M) { os.Exit(vaulttest.Main(m)) }.
-func Main(m *testing.M) int {
-	code := m.Run()
-	mu.Lock()
-	ss := started
-	started = nil
-	mu.Unlock()
-	for _, s := range ss {
-		s.Stop()
-	}
-	return code
 }
 
 // Binary locates a vault or bao binary, or returns "".
@@ -216,9 +240,6 @@ func start(bin string) (*Server, error) {
 			return nil, fmt.Errorf("start %s: %w", bin, err)
 		}
 		go func() { _ = s.cmd.Wait(); logf.Close(); close(s.exited) }()
-		mu.Lock()
-		started = append(started, s)
-		mu.Unlock()
 		if err := s.waitReady(30 * time.Second); err != nil {
 			log, _ := os.ReadFile(filepath.Join(home, "server.log"))
 			s.Stop()
@@ -252,7 +273,8 @@ func tail(s string, n int) string {
 	return s
 }
 
-// Stop kills a server started here (no-op for an external one).
+// Stop kills a server started here (no-op for an external one and for a
+// connection returned by Shared.Server).
 func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
