@@ -174,8 +174,13 @@ func (r *Repo) PutOverride(ctx context.Context, o *Override, actor string) error
 		return fmt.Errorf("mapping: count overrides: %w", err)
 	}
 	if n >= MaxOverrides {
+		// At the cap only replacing an existing override is allowed. (The cap
+		// bounds storage and the console page; concurrent writers may pass it
+		// by a few rows, which is harmless.)
 		var exists int64
-		r.db.WithContext(ctx).Model(&Override{}).Where("project_id = ? AND external_id = ?", o.ProjectID, o.ExternalID).Count(&exists)
+		if err := r.db.WithContext(ctx).Model(&Override{}).Where("project_id = ? AND external_id = ?", o.ProjectID, o.ExternalID).Count(&exists).Error; err != nil {
+			return fmt.Errorf("mapping: find override: %w", err)
+		}
 		if exists == 0 {
 			return apperr.Conflict("project %s already has %d overrides", o.ProjectID, n)
 		}
