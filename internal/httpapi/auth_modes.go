@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -195,6 +196,19 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 type flexID string
 
 func (f *flexID) UnmarshalJSON(b []byte) error {
+	// b is one JSON value the decoder has already validated. The common
+	// cases need no second decode: a string without escapes (valid UTF-8,
+	// so nothing is replaced) and a plain integer.
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		*f = flexID(b[1 : n-1])
+		return nil
+	}
+	if len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
+		if _, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			*f = flexID(b)
+			return nil
+		}
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		*f = flexID(s)
