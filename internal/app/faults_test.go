@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/secret/secrettest"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -95,39 +95,11 @@ func TestPostgresRestartMidRun(t *testing.T) {
 }
 
 // flakyBackend simulates a secret store outage (e.g. Vault unreachable).
-type flakyBackend struct {
-	secret.Backend
-	down atomic.Bool
-}
-
-var errVaultDown = errors.New("vault: dial tcp 10.0.0.9:8200: connect: connection refused")
-
-func (f *flakyBackend) Read(ctx context.Context, p string, v int) ([]byte, error) {
-	if f.down.Load() {
-		return nil, errVaultDown
-	}
-	return f.Backend.Read(ctx, p, v)
-}
-
-func (f *flakyBackend) Write(ctx context.Context, p string, v []byte) (int, error) {
-	if f.down.Load() {
-		return 0, errVaultDown
-	}
-	return f.Backend.Write(ctx, p, v)
-}
-
-func (f *flakyBackend) Ping(ctx context.Context) error {
-	if f.down.Load() {
-		return errVaultDown
-	}
-	return f.Backend.Ping(ctx)
-}
-
 // TestSecretStoreDown: cached secrets keep serving /auth, /readyz reports
 // the secret store, writes and never-cached projects get 503 JSON.
 func TestSecretStoreDown(t *testing.T) {
 	t.Parallel()
-	fb := &flakyBackend{}
+	fb := &secrettest.Switchable{}
 	opts := appOptions()
 	opts.Backend = fb
 	a, srv, logs := openApp(t, map[string]string{"PINGAUTH_SECRET_CACHE_TTL": "1ms"}, opts)
@@ -151,7 +123,7 @@ func TestSecretStoreDown(t *testing.T) {
 		t.Fatalf("before outage: %d %s", r.Status, r.Raw)
 	}
 
-	fb.down.Store(true)
+	fb.SetDown(true)
 	time.Sleep(5 * time.Millisecond) // let the 1ms cache entry go stale: the refresh must fail over to it
 	if r := login(t, srv); r.Status != 200 {
 		t.Fatalf("cached secret did not keep serving: %d %s", r.Status, r.Raw)
@@ -171,7 +143,7 @@ func TestSecretStoreDown(t *testing.T) {
 	}
 	// A project whose secret was never cached cannot be served: 503 JSON.
 	r = do(t, http.MethodPost, srv.URL+"/auth/proj-b", `{"email":"`+email+`","password":"`+password+`"}`)
-	if r.Status != 503 || errCode(r) != "unavailable" || strings.Contains(r.Raw, "10.0.0.9") {
+	if r.Status != 503 || errCode(r) != "unavailable" || strings.Contains(r.Raw, "127.0.0.1:8200") {
 		t.Fatalf("uncached project during outage: %d %s", r.Status, r.Raw)
 	}
 	// Rotation fails cleanly (503 kind) and leaves the current version in place.
@@ -179,7 +151,7 @@ func TestSecretStoreDown(t *testing.T) {
 	if !errors.Is(err, apperr.ErrUnavailable) {
 		t.Fatalf("rotate during outage: %v", err)
 	}
-	fb.down.Store(false)
+	fb.SetDown(false)
 	if vs, _ := a.Secrets.Versions(ctx, projID); len(vs) != 1 || vs[0].SupersededAt != nil {
 		t.Fatalf("failed rotation changed versions: %+v", vs)
 	}
