@@ -106,16 +106,35 @@ func appendMember(b []byte, name string, v any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafeASCII[c] is '1' when ASCII byte c needs no escaping in a JSON
+// string as encoding/json writes it: not a control character, '"', '\\',
+// '<', '>' or '&' (DEL, 0x7f, is written as is).
+const jsonSafeASCII = "" +
+	"00000000000000000000000000000000" + // 0x00-0x1f: control characters
+	"11011101111111111111111111110101" + // 0x20-0x3f: '"', '&', '<', '>'
+	"11111111111111111111111111110111" + // 0x40-0x5f: '\\'
+	"11111111111111111111111111111111" //   0x60-0x7f
+
 // AppendJSONString appends s as a JSON string, escaping like encoding/json
 // (quotes, backslashes, control characters, <, >, &, U+2028, U+2029; invalid
 // UTF-8 becomes U+FFFD).
 func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Fast path: skip the prefix that needs no escaping with one table
+	// lookup per byte. A JWT, a base64url string, is all such bytes.
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafeASCII[s[i]] == '1' {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafeASCII[c] == '1' {
 				i++
 				continue
 			}
