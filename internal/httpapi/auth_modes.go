@@ -224,18 +224,6 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	return errors.New("id must be a string or an integer")
 }
 
-type serverBody struct {
-	User *struct {
-		ID         flexID         `json:"id"`
-		Email      string         `json:"email"`
-		Username   string         `json:"username"`
-		Firstname  string         `json:"firstname"`
-		Lastname   string         `json:"lastname"`
-		Roles      []string       `json:"roles"`
-		Attributes map[string]any `json:"attributes"`
-	} `json:"user"`
-}
-
 // DecodeServerRequest parses a server-mode JSON body strictly:
 // {"user":{"id":"...","email":"...","firstname":"...","lastname":"...","username":"...","roles":[...],"attributes":{...}}}.
 func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*bridge.ServerUser, error) {
@@ -246,19 +234,19 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	if err != nil {
 		return nil, err
 	}
-	var b serverBody
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"attributes\":{...}}}")
+	u, ok := decodeServerBodyFast(data)
+	if !ok {
+		if u, err = decodeServerBodyReference(data); err != nil {
+			var be *serverBodyError
+			if errors.As(err, &be) && be.trailing {
+				return nil, apperr.Invalid("body", "unexpected data after JSON object")
+			}
+			return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"attributes\":{...}}}")
+		}
 	}
-	if dec.More() {
-		return nil, apperr.Invalid("body", "unexpected data after JSON object")
-	}
-	if b.User == nil {
+	if u == nil {
 		return nil, apperr.Invalid("user", "user is required: {\"user\":{\"id\":\"...\"}}")
 	}
-	u := b.User
 	switch {
 	case len(u.ID) > mapping.MaxIDLen:
 		return nil, apperr.Invalid("user.id", "user.id must be at most %d bytes", mapping.MaxIDLen)
