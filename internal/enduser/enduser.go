@@ -59,11 +59,43 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
+	if len(s) <= 254 && plainAddress(s) {
+		return s, nil // what mail.ParseAddress accepts unchanged (FuzzPlainAddress)
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
 		return "", apperr.Invalid("email", "email %q is not a valid address", truncate(s, 60))
 	}
 	return s, nil
+}
+
+// plainAddress reports whether s is a lower-case address of the everyday
+// shape local@domain: local made of [a-z0-9_+-] and domain of [a-z0-9-]
+// runs, each joined by single dots (no leading, trailing or double dot).
+// Such an address is a valid RFC 5322 dot-atom addr-spec that
+// mail.ParseAddress returns unchanged, so it needs no parsing; anything
+// else (quotes, comments, display names, other characters) is parsed.
+func plainAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && dotAtom(local, true) && dotAtom(domain, false)
+}
+
+// dotAtom reports whether s is non-empty runs of [a-z0-9-] (plus '_' and
+// '+' when local) separated by single dots.
+func dotAtom(s string, local bool) bool {
+	prevDot := true // no leading dot
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', local && (c == '_' || c == '+'):
+			prevDot = false
+		case c == '.' && !prevDot:
+			prevDot = true
+		default:
+			return false
+		}
+	}
+	return !prevDot // non-empty, no trailing dot
 }
 
 func truncate(s string, n int) string {
