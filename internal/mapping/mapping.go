@@ -286,31 +286,43 @@ func validID(s string) error {
 // top level (with "sub" = its id) and under "user".
 type Doc map[string]any
 
-// UserDoc builds the document of a site-asserted or stored user.
+// UserDoc builds the document of a site-asserted or stored user. Both maps
+// are sized up front and each value is boxed once, shared by the two maps
+// (server mode builds one per request).
 func UserDoc(id, email, username, firstname, lastname string, roles []string, attrs map[string]any) Doc {
-	u := map[string]any{}
-	put := func(k, v string) {
-		if v != "" {
-			u[k] = v
+	fields := [...]struct{ k, v string }{{"id", id}, {"email", email}, {"username", username}, {"firstname", firstname}, {"lastname", lastname}}
+	n := 0
+	for _, f := range fields {
+		if f.v != "" {
+			n++
 		}
 	}
-	put("id", id)
-	put("email", email)
-	put("username", username)
-	put("firstname", firstname)
-	put("lastname", lastname)
 	if roles != nil {
-		u["roles"] = roles
+		n++
 	}
 	if attrs != nil {
-		u["attributes"] = attrs
+		n++
 	}
-	d := Doc{"user": u}
-	if id != "" {
-		d["sub"] = id
-	}
-	for k, v := range u {
+	u := make(map[string]any, n)
+	d := make(Doc, n+2)
+	d["user"] = u
+	put := func(k string, v any) {
+		u[k] = v
 		d[k] = v
+	}
+	for _, f := range fields {
+		if f.v != "" {
+			put(f.k, f.v)
+		}
+	}
+	if roles != nil {
+		put("roles", roles)
+	}
+	if attrs != nil {
+		put("attributes", attrs)
+	}
+	if id != "" {
+		d["sub"] = d["id"]
 	}
 	return d
 }

@@ -125,3 +125,33 @@ func TestValidateModes(t *testing.T) {
 		}
 	}
 }
+
+// TestUserDocShape pins the document: the user object under "user", its
+// non-empty fields also at the top level, "sub" = the id when there is one.
+func TestUserDocShape(t *testing.T) {
+	t.Parallel()
+	roles, attrs := []string{"customer"}, map[string]any{"plan": "gold"}
+	full := map[string]any{"id": "42", "email": "a@b.co", "username": "ann", "firstname": "Ann", "lastname": "Lee", "roles": roles, "attributes": attrs}
+	want := Doc{"user": full, "sub": "42"}
+	for k, v := range full {
+		want[k] = v
+	}
+	if got := UserDoc("42", "a@b.co", "ann", "Ann", "Lee", roles, attrs); !reflect.DeepEqual(got, want) {
+		t.Errorf("full UserDoc = %#v, want %#v", got, want)
+	}
+	if got, want := UserDoc("", "", "ann", "", "", nil, nil), (Doc{"user": map[string]any{"username": "ann"}, "username": "ann"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("sparse UserDoc = %#v, want %#v", got, want)
+	}
+	if got, want := UserDoc("7", "", "", "", "", []string{}, map[string]any{}), (Doc{"user": map[string]any{"id": "7", "roles": []string{}, "attributes": map[string]any{}},
+		"id": "7", "sub": "7", "roles": []string{}, "attributes": map[string]any{}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("empty-collection UserDoc = %#v, want %#v", got, want)
+	}
+}
+
+func BenchmarkUserDoc(b *testing.B) {
+	attrs := map[string]any{"plan": "gold"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = UserDoc("42", "ann@example.com", "", "Ann", "", nil, attrs)
+	}
+}
