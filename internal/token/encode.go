@@ -52,32 +52,37 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 			}
 		}
 	}
-	payload, _ = appendMember(payload, "_id", id.ID)
-	payload, _ = appendMember(payload, "aud", audience)
+	payload = appendStringMember(payload, "_id", id.ID)
+	payload = appendStringMember(payload, "aud", audience)
 	if id.Email != "" {
-		payload, _ = appendMember(payload, "email", id.Email)
+		payload = appendStringMember(payload, "email", id.Email)
 	}
 	payload = append(payload, `"exp":`...)
 	payload = strconv.AppendInt(payload, exp.Unix(), 10)
 	payload = append(payload, ',')
 	if id.Firstname != "" {
-		payload, _ = appendMember(payload, "firstname", id.Firstname)
+		payload = appendStringMember(payload, "firstname", id.Firstname)
 	}
 	payload = append(payload, `"iat":`...)
 	payload = strconv.AppendInt(payload, iat.Unix(), 10)
 	payload = append(payload, ',')
-	payload, _ = appendMember(payload, "jti", jti)
+	payload = appendStringMember(payload, "jti", jti)
 	if id.Lastname != "" {
-		payload, _ = appendMember(payload, "lastname", id.Lastname)
+		payload = appendStringMember(payload, "lastname", id.Lastname)
 	}
-	payload, _ = appendMember(payload, "sub", Subject)
+	payload = appendStringMember(payload, "sub", Subject)
 	payload[len(payload)-1] = '}' // replace the trailing comma
 
-	header := `{"alg":"HS256","kid":` + strconv.Quote(key.KeyID()) + `,"typ":"JWT"}`
+	// {"alg":"HS256","kid":"v<version>","typ":"JWT"}: the kid needs no
+	// escaping (strconv.Quote(key.KeyID()) would only add the quotes).
+	var hbuf [64]byte
+	header := append(hbuf[:0], `{"alg":"HS256","kid":"v`...)
+	header = strconv.AppendInt(header, int64(key.Version), 10)
+	header = append(header, `","typ":"JWT"}`...)
 	enc := base64.RawURLEncoding
 	hl, pl := enc.EncodedLen(len(header)), enc.EncodedLen(len(payload))
 	out := make([]byte, hl+1+pl, hl+1+pl+1+enc.EncodedLen(sha256.Size))
-	enc.Encode(out, []byte(header))
+	enc.Encode(out, header)
 	out[hl] = '.'
 	enc.Encode(out[hl+1:], payload)
 	mac := hmac.New(sha256.New, key.Value)
@@ -86,6 +91,15 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 	out = append(out, '.')
 	out = enc.AppendEncode(out, mac.Sum(sum[:0]))
 	return Issued{Raw: string(out), ID: jti, IssuedAt: iat, ExpiresAt: exp}, nil
+}
+
+// appendStringMember appends `"name":"<s escaped>",` (no boxing of s into
+// an interface, which appendMember's parameter would allocate).
+func appendStringMember(b []byte, name, s string) []byte {
+	b = AppendJSONString(b, name)
+	b = append(b, ':')
+	b = AppendJSONString(b, s)
+	return append(b, ',')
 }
 
 // appendMember appends `"name":<json value>,`.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,25 @@ func BenchmarkAppendJSONStringJWT(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendJSONString(buf[:0], jwt)
+	}
+}
+
+// TestSignHeaderBytes pins the JOSE header byte for byte, for versions of
+// every width, against the strconv.Quote(KeyID()) definition.
+func TestSignHeaderBytes(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int{0, 1, 7, 10, 99, 123456, -3, math.MaxInt64, math.MinInt64} {
+		key := Key{Version: v, Value: []byte("k-0123456789abcdef")}
+		iss, err := Sign("aud", key, Identity{ID: "x"}, time.Minute, time.Unix(1_700_000_000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := base64.RawURLEncoding.DecodeString(strings.SplitN(iss.Raw, ".", 2)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"alg":"HS256","kid":` + strconv.Quote(key.KeyID()) + `,"typ":"JWT"}`; string(got) != want {
+			t.Errorf("version %d: header %s, want %s", v, got, want)
+		}
 	}
 }
