@@ -1,8 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -89,13 +88,10 @@ func decodeStrict(c *gin.Context, v any) error {
 	if len(data) > adminBodyLimit {
 		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apperr.Invalid("body", "body must be a JSON object with the documented fields: %s", clientJSONError(err))
-	}
-	if dec.More() {
+	if err := DecodeStrictJSON(data, v); errors.Is(err, ErrTrailingData) {
 		return apperr.Invalid("body", "unexpected data after JSON object")
+	} else if err != nil {
+		return apperr.Invalid("body", "body must be a JSON object with the documented fields: %s", clientJSONError(err))
 	}
 	return nil
 }

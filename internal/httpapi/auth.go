@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -64,13 +63,10 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	switch mt {
 	case "application/json", "":
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return req, apperr.Invalid("body", "body must be a JSON object with email or username and password")
-		}
-		if dec.More() {
+		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
 			return req, apperr.Invalid("body", "unexpected data after JSON object")
+		} else if err != nil {
+			return req, apperr.Invalid("body", "body must be a JSON object with email or username and password")
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))

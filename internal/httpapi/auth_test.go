@@ -135,6 +135,8 @@ func TestAuthErrors(t *testing.T) {
 			{"missing password", "/auth/" + projA, "application/json", `{"email":"a@b.c"}`, nil, 400, "invalid_request"},
 			{"array body", "/auth/" + projA, "application/json", `[1,2]`, nil, 400, "invalid_request"},
 			{"trailing data", "/auth/" + projA, "application/json", `{"email":"a@b.c","password":"x"} {}`, nil, 400, "invalid_request"},
+			{"trailing brace", "/auth/" + projA, "application/json", `{"email":"user@example.com","password":"correct horse battery"} }`, nil, 400, "invalid_request"},
+			{"trailing bracket", "/auth/" + projA, "application/json", `{"email":"user@example.com","password":"correct horse battery"}]`, nil, 400, "invalid_request"},
 			{"xml", "/auth/" + projA, "application/xml", `<a/>`, nil, 400, "invalid_request"},
 			{"duplicate form field", "/auth/" + projA, "application/x-www-form-urlencoded", `email=a@b.c&email=x@y.z&password=x`, nil, 400, "invalid_request"},
 			{"huge body", "/auth/" + projA, "application/json", `{"email":"` + strings.Repeat("a", 70<<10) + `"}`, nil, 413, "too_large"},

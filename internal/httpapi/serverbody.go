@@ -1,8 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -39,13 +38,10 @@ func (e *serverBodyError) Error() string {
 // no user (or "user":null).
 func decodeServerBodyReference(data []byte) (*serverUser, error) {
 	var b serverBody
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return nil, &serverBodyError{}
-	}
-	if dec.More() {
+	if err := DecodeStrictJSON(data, &b); errors.Is(err, ErrTrailingData) {
 		return nil, &serverBodyError{trailing: true}
+	} else if err != nil {
+		return nil, &serverBodyError{}
 	}
 	return b.User, nil
 }

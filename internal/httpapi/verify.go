@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -55,13 +53,10 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 	var req VerifyRequest
 	switch mt {
 	case "application/json", "":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return "", apperr.Invalid("body", `body must be a JSON object {"token": "..."}`)
-		}
-		if dec.More() {
+		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
 			return "", apperr.Invalid("body", "unexpected data after JSON object")
+		} else if err != nil {
+			return "", apperr.Invalid("body", `body must be a JSON object {"token": "..."}`)
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))

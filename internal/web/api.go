@@ -1,8 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -34,13 +34,10 @@ func bind(g *gin.Context, v any) error {
 	if len(data) > maxFormBytes {
 		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apperr.Invalid("body", "invalid JSON body: %s", truncate(err.Error(), 120))
-	}
-	if dec.More() {
+	if err := httpapi.DecodeStrictJSON(data, v); errors.Is(err, httpapi.ErrTrailingData) {
 		return apperr.Invalid("body", "unexpected data after JSON object")
+	} else if err != nil {
+		return apperr.Invalid("body", "invalid JSON body: %s", truncate(err.Error(), 120))
 	}
 	return nil
 }
