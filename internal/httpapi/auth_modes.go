@@ -266,7 +266,9 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 		Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes}, nil
 }
 
-// AppendJSON appends r encoded exactly as encoding/json would encode it.
+// AppendJSON appends r as encoding/json would encode it (same fields, order and
+// escaping, except that the rare control characters \b and \f are written as
+// \u0008 and \u000c, which JSON parsers read identically).
 func (r *AuthResponse) AppendJSON(b []byte) []byte {
 	b = append(b, `{"token":`...)
 	b = token.AppendJSONString(b, r.Token)
