@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,7 +77,7 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	}
 	fn, ok := cmds[key]
 	if !ok {
-		return usageError{fmt.Sprintf("unknown command %q", strings.TrimSpace(key))}
+		return c.groupHelp(args[0], sub, cmds)
 	}
 	rest := []string{}
 	if len(args) > 2 {
@@ -88,6 +89,34 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	return fn(ctx, a, rest)
+}
+
+// groupHelp answers a command that names a group (such as "mode") but none
+// of its subcommands: its usage lines for -h, --help or help; otherwise a
+// usage error that lists the subcommands.
+func (c *cli) groupHelp(group, sub string, cmds map[string]func(context.Context, *app.App, []string) error) error {
+	var subs []string
+	for k := range cmds {
+		if g, s, _ := strings.Cut(k, " "); g == group && s != "" {
+			subs = append(subs, s)
+		}
+	}
+	if len(subs) == 0 {
+		return usageError{fmt.Sprintf("unknown command %q", strings.TrimSpace(group+" "+sub))}
+	}
+	slices.Sort(subs)
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		for _, line := range strings.Split(usage, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "pingauth "+group+" ") {
+				fmt.Fprintln(c.stdout, line)
+			}
+		}
+		return nil
+	case "":
+		return usageError{fmt.Sprintf("%q needs a subcommand: %s", group, strings.Join(subs, ", "))}
+	}
+	return usageError{fmt.Sprintf("unknown command %q (%q has: %s)", group+" "+sub, group, strings.Join(subs, ", "))}
 }
 
 func (c *cli) flags(name string) *flag.FlagSet {

@@ -50,6 +50,23 @@ func TestQuickStartFlow(t *testing.T) {
 	}
 }
 
+func TestCLIGroupHelp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"mode", "-h"}, "pingauth mode set -project", "pingauth tenant"},
+		{[]string{"apikey", "--help"}, "pingauth apikey revoke -project", "pingauth mode"},
+		{[]string{"secret", "help"}, "pingauth secret rotate -project", "pingauth user"},
+	} {
+		r := runCLI(t, nil, "", tc.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.want) || strings.Contains(r.stdout, tc.not) {
+			t.Errorf("%v: code %d stdout %q; want %q and not %q", tc.args, r.code, r.stdout, tc.want, tc.not)
+		}
+	}
+}
+
 func TestCLIErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -62,6 +79,8 @@ func TestCLIErrors(t *testing.T) {
 		want  string
 	}{
 		{"unknown command", nil, "", []string{"frobnicate"}, 2, "unknown command"},
+		{"group without subcommand", nil, "", []string{"mode"}, 2, `"mode" needs a subcommand: set, show`},
+		{"unknown subcommand", nil, "", []string{"apikey", "rotate"}, 2, `"apikey" has: create, list, revoke`},
 		{"missing flag", map[string]string{"PINGAUTH_DATA_DIR": dir}, "", []string{"project", "add", "-name", "x"}, 2, "-id is required"},
 		{"stray argument", map[string]string{"PINGAUTH_DATA_DIR": dir}, "", []string{"project", "list", "extra"}, 2, "unexpected argument"},
 		{"bad config", map[string]string{"PINGAUTH_DATA_DIR": dir, "PINGAUTH_TOKEN_TTL": "forever"}, "", []string{"project", "list"}, 1, "PINGAUTH_TOKEN_TTL"},
