@@ -88,7 +88,25 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return fn(ctx, a, rest)
+	if err := fn(ctx, a, rest); err != nil {
+		return err
+	}
+	if hint := runningServersHint(key); hint != "" {
+		fmt.Fprintln(c.stderr, hint)
+	}
+	return nil
+}
+
+// runningServersHint says when a running server sees a change made by this
+// CLI process (servers cache these settings; see README).
+func runningServersHint(key string) string {
+	switch key {
+	case "mode set", "mapping set", "mapping override", "mapping unset", "idp set", "idp delete":
+		return "running pingauth servers use this within PINGAUTH_CACHE_TTL (10s by default)"
+	case "role allow", "role remove":
+		return "running pingauth servers use this within 30s (they reload the access policy every 30s)"
+	}
+	return ""
 }
 
 // groupHelp answers a command that names a group (such as "mode") but none

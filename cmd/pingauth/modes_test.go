@@ -52,7 +52,12 @@ func TestModeCommands(t *testing.T) {
 			if got := must("", "mode", "show", "-project", "shop1"); strings.TrimSpace(got) != "password" {
 				t.Fatalf("default modes: %q", got)
 			}
-			must("", "mode", "set", "-project", "shop1", "-modes", "password,server,exchange")
+			if _, errs, code := cmd("", "mode", "set", "-project", "shop1", "-modes", "password,server,exchange"); code != 0 || !strings.Contains(errs, "within PINGAUTH_CACHE_TTL") {
+				t.Fatalf("mode set: exit %d, stderr %q; want 0 and when running servers see it", code, errs)
+			}
+			if _, errs, _ := cmd("", "mode", "show", "-project", "shop1"); strings.Contains(errs, "running pingauth servers") {
+				t.Fatalf("mode show printed the change hint: %q", errs)
+			}
 			if got := must("", "mode", "show", "-project", "shop1"); strings.TrimSpace(got) != "password,server,exchange" {
 				t.Fatalf("modes: %q", got)
 			}
