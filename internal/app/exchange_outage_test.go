@@ -13,10 +13,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/idp"
-	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
-	"github.com/pingstreams/pingauth/internal/secret"
-	"github.com/pingstreams/pingauth/internal/secret/secrettest"
 )
 
 const (
@@ -56,23 +53,8 @@ func TestExchangeHSSecretSurvivesSecretStoreOutage(t *testing.T) {
 		s2 = "site-idp-hs-secret-two-0123456789abcdef"
 		s3 = "site-idp-hs-secret-three-0123456789abcd"
 	)
-	sw := &secrettest.Switchable{}
-	opts := appOptions()
-	opts.Backend = sw
-	a, srv, logs := openApp(t, map[string]string{"PINGAUTH_CACHE_TTL": "1ns", "PINGAUTH_SECRET_CACHE_TTL": "1ns"}, opts)
-	sealed, err := secret.NewSealed(a.DB, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw.Backend = sealed
-	seed(t, a)
+	a, srv, logs, sw := openSwitchableApp(t, map[string]string{"PINGAUTH_CACHE_TTL": "1ns", "PINGAUTH_SECRET_CACHE_TTL": "1ns"})
 	ctx := context.Background()
-	if err := a.Projects.Create(ctx, &project.Project{ID: "proj-b", TenantID: "acme", Name: "B", TokenTTLSeconds: 600}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Secrets.Put(ctx, "proj-b", []byte(sharedSK+"-b"), secret.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	if err := a.AddOperator(ctx, "test", "admin@acme.example", "operator-pass-1", rbac.RoleTenantAdmin, "acme"); err != nil {
 		t.Fatal(err)
 	}

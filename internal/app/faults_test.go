@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
@@ -95,19 +97,20 @@ func TestPostgresRestartMidRun(t *testing.T) {
 }
 
 // flakyBackend simulates a secret store outage (e.g. Vault unreachable).
-// TestSecretStoreDown: cached secrets keep serving /auth, /readyz reports
-// the secret store, writes and never-cached projects get 503 JSON.
-func TestSecretStoreDown(t *testing.T) {
-	t.Parallel()
-	fb := &secrettest.Switchable{}
+// openSwitchableApp opens the app (with seed) over a sealed backend that the
+// returned Switchable can take down; project proj-b (tenant acme) exists with
+// its own shared secret but nothing has loaded it yet.
+func openSwitchableApp(t *testing.T, env map[string]string) (*app.App, *httptest.Server, *syncBuffer, *secrettest.Switchable) {
+	t.Helper()
+	sw := &secrettest.Switchable{}
 	opts := appOptions()
-	opts.Backend = fb
-	a, srv, logs := openApp(t, map[string]string{"PINGAUTH_SECRET_CACHE_TTL": "1ms"}, opts)
+	opts.Backend = sw
+	a, srv, logs := openApp(t, env, opts)
 	sealed, err := secret.NewSealed(a.DB, make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb.Backend = sealed
+	sw.Backend = sealed
 	seed(t, a)
 	ctx := context.Background()
 	if err := a.Projects.Create(ctx, &project.Project{ID: "proj-b", TenantID: "acme", Name: "B", TokenTTLSeconds: 600}); err != nil {
@@ -116,6 +119,15 @@ func TestSecretStoreDown(t *testing.T) {
 	if _, err := a.Secrets.Put(ctx, "proj-b", []byte(sharedSK+"-b"), secret.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return a, srv, logs, sw
+}
+
+// TestSecretStoreDown: cached secrets keep serving /auth, /readyz reports
+// the secret store, writes and never-cached projects get 503 JSON.
+func TestSecretStoreDown(t *testing.T) {
+	t.Parallel()
+	a, srv, logs, fb := openSwitchableApp(t, map[string]string{"PINGAUTH_SECRET_CACHE_TTL": "1ms"})
+	ctx := context.Background()
 	if err := a.Users.Create(ctx, &enduser.User{ProjectID: "proj-b", Email: email, Enabled: true}, password); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +159,7 @@ func TestSecretStoreDown(t *testing.T) {
 		t.Fatalf("uncached project during outage: %d %s", r.Status, r.Raw)
 	}
 	// Rotation fails cleanly (503 kind) and leaves the current version in place.
-	_, _, err = a.Secrets.Rotate(ctx, projID, secret.WriteOptions{})
+	_, _, err := a.Secrets.Rotate(ctx, projID, secret.WriteOptions{})
 	if !errors.Is(err, apperr.ErrUnavailable) {
 		t.Fatalf("rotate during outage: %v", err)
 	}
