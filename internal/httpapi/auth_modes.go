@@ -237,8 +237,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	u, ok := decodeServerBodyFast(data)
 	if !ok {
 		if u, err = decodeServerBodyReference(data); err != nil {
-			var be *serverBodyError
-			if errors.As(err, &be) && be.trailing {
+			if errors.Is(err, ErrTrailingData) {
 				return nil, apperr.Invalid("body", "unexpected data after JSON object")
 			}
 			return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"attributes\":{...}}}")

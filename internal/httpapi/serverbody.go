@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -21,27 +20,14 @@ type serverBody struct {
 	User *serverUser `json:"user"`
 }
 
-// serverBodyError is decodeServerBodyReference's rejection (malformed or
-// trailing data); DecodeServerRequest turns it into its 400 messages.
-type serverBodyError struct{ trailing bool }
-
-func (e *serverBodyError) Error() string {
-	if e.trailing {
-		return "unexpected data after JSON object"
-	}
-	return "malformed server-mode body"
-}
-
 // decodeServerBodyReference is the definition of a valid server-mode body:
-// encoding/json, unknown fields rejected, nothing but whitespace (or what
-// json.Decoder.More accepts) after the object. user is nil when the body has
-// no user (or "user":null).
+// DecodeStrictJSON (encoding/json, unknown fields rejected, nothing but
+// whitespace after the object; its errors are returned as they are). user is
+// nil when the body has no user (or "user":null).
 func decodeServerBodyReference(data []byte) (*serverUser, error) {
 	var b serverBody
-	if err := DecodeStrictJSON(data, &b); errors.Is(err, ErrTrailingData) {
-		return nil, &serverBodyError{trailing: true}
-	} else if err != nil {
-		return nil, &serverBodyError{}
+	if err := DecodeStrictJSON(data, &b); err != nil {
+		return nil, err
 	}
 	return b.User, nil
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -74,4 +75,20 @@ func FuzzServerBodyFast(f *testing.F) {
 		u, ok := decodeServerBodyFast(data)
 		checkServerBodyAgainstReference(t, data, u, ok)
 	})
+}
+
+// TestDecodeServerRequestTrailing: a server-mode body followed by anything
+// but whitespace is refused with the trailing-data message, including a
+// stray "}" or "]" that json.Decoder.More does not report.
+func TestDecodeServerRequestTrailing(t *testing.T) {
+	t.Parallel()
+	for _, tail := range []string{" }", "]", " {}", "x"} {
+		_, err := DecodeServerRequest("application/json", strings.NewReader(`{"user":{"id":"1"}}`+tail), 1<<16)
+		if err == nil || !strings.Contains(err.Error(), "unexpected data after JSON object") {
+			t.Errorf("tail %q: err = %v, want the trailing-data error", tail, err)
+		}
+	}
+	if _, err := DecodeServerRequest("application/json", strings.NewReader(`{"user":{"id":"1"}}`+" \n"), 1<<16); err != nil {
+		t.Errorf("trailing whitespace refused: %v", err)
+	}
 }
