@@ -55,18 +55,19 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	}
 	key := args[0] + " " + sub
 	cmds := map[string]func(context.Context, *app.App, []string) error{
-		"tenant add":      c.tenantAdd,
-		"tenant list":     c.tenantList,
-		"project add":     c.projectAdd,
-		"project list":    c.projectList,
-		"project show":    c.projectShow,
-		"secret set":      c.secretSet,
-		"secret rotate":   c.secretRotate,
-		"secret versions": c.secretVersions,
-		"user add":        c.userAdd,
-		"user list":       c.userList,
-		"operator add":    c.operatorAdd,
-		"operator list":   c.operatorList,
+		"tenant add":         c.tenantAdd,
+		"tenant list":        c.tenantList,
+		"tenant deny-emails": c.tenantDenyEmails,
+		"project add":        c.projectAdd,
+		"project list":       c.projectList,
+		"project show":       c.projectShow,
+		"secret set":         c.secretSet,
+		"secret rotate":      c.secretRotate,
+		"secret versions":    c.secretVersions,
+		"user add":           c.userAdd,
+		"user list":          c.userList,
+		"operator add":       c.operatorAdd,
+		"operator list":      c.operatorList,
 		"migrate ": func(context.Context, *app.App, []string) error {
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil
@@ -190,6 +191,35 @@ func (c *cli) tenantList(ctx context.Context, a *app.App, args []string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
 	}
 	return w.Flush()
+}
+
+// tenantDenyEmails shows or replaces a tenant's email deny-list.
+func (c *cli) tenantDenyEmails(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("tenant deny-emails")
+	id := fs.String("tenant", "", "tenant id")
+	var set multi
+	fs.Var(&set, "entry", "an email or domain that never appears in a token (repeatable; replaces the list)")
+	clearList := fs.Bool("clear", false, "empty the list")
+	if err := parse(fs, args, "tenant"); err != nil {
+		return err
+	}
+	if len(set) == 0 && !*clearList {
+		t, err := a.Projects.GetTenant(ctx, *id)
+		if err != nil {
+			return err
+		}
+		for _, e := range t.EmailDenyList {
+			fmt.Fprintln(c.stdout, e)
+		}
+		return nil
+	}
+	norm, err := a.Modes.Admin.SetTenantEmailDenyList(ctx, cliActor, *id, set)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "tenant %s: %d deny-list entries\n", *id, len(norm))
+	fmt.Fprintf(c.stderr, "running servers apply it within PINGAUTH_CACHE_TTL (%s)\n", a.Config.CacheTTL)
+	return nil
 }
 
 func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {

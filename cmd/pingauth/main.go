@@ -40,6 +40,7 @@ Usage:
   pingauth serve
   pingauth tenant add -id ID [-name NAME]
   pingauth tenant list
+  pingauth tenant deny-emails -tenant ID [-entry EMAIL_OR_DOMAIN]... [-clear]
   pingauth project add -id PROJECT_ID -name NAME [-tenant ID] [-origin URL]... [-ttl 15m] [-audience-base URL]
   pingauth project list [-tenant ID]
   pingauth project show -id PROJECT_ID

@@ -23,7 +23,7 @@ const modeUsage = `  pingauth apikey create -project PROJECT_ID [-name NAME]    
   pingauth mapping show -project PROJECT_ID
   pingauth mapping override -project PROJECT_ID -external-id ID [-force-id ID] [-attr k=v]... [-block] [-note TEXT]
   pingauth mapping unset -project PROJECT_ID -external-id ID          (removes an override or block)
-  pingauth idp set -project PROJECT_ID -issuer URL -audience AUD [-jwks-url URL | -hs-secret-stdin] [-alg RS256]... [-leeway 60s]
+  pingauth idp set -project PROJECT_ID -issuer URL -audience AUD [-jwks-url URL | -hs-secret-stdin] [-alg RS256]... [-leeway 60s] [-emails-verified]
   pingauth idp show -project PROJECT_ID
   pingauth idp delete -project PROJECT_ID
   pingauth role allow|remove -project PROJECT_ID -role ROLE
@@ -226,6 +226,7 @@ func (c *cli) idpSet(ctx context.Context, a *app.App, args []string) error {
 	issuer := fs.String("issuer", "", "exact iss of the site's tokens")
 	jwks := fs.String("jwks-url", "", "JWKS URL of the issuer (https)")
 	leeway := fs.Duration("leeway", idp.DefaultLeeway, "clock skew tolerated on exp/nbf/iat")
+	emailsVerified := fs.Bool("emails-verified", false, "the issuer only issues verified emails (else email is passed on only with email_verified: true)")
 	hsStdin := fs.Bool("hs-secret-stdin", false, "read an HS256 shared secret from stdin instead of using a JWKS")
 	var auds, algs multi
 	fs.Var(&auds, "audience", "accepted aud (repeatable, at least one)")
@@ -243,7 +244,7 @@ func (c *cli) idpSet(ctx context.Context, a *app.App, args []string) error {
 			return usageError{"-hs-secret-stdin given but stdin was empty"}
 		}
 	}
-	cfg := &idp.Config{ProjectID: *pid, Issuer: *issuer, JWKSURL: *jwks, Audiences: auds, Algorithms: algs, LeewaySeconds: int(leeway.Seconds())}
+	cfg := &idp.Config{ProjectID: *pid, Issuer: *issuer, JWKSURL: *jwks, Audiences: auds, Algorithms: algs, LeewaySeconds: int(leeway.Seconds()), EmailsVerified: *emailsVerified}
 	if err := a.Modes.Admin.SetIdP(ctx, cliActor, cfg, secret); err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	if opts.HashParams != nil {
 		params = *opts.HashParams
 	}
-	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log)
+	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log, enduser.WithDenyEmails(cfg.DenyEmails))
 	a.Operators = operator.NewRepo(db, a.Users.Hasher())
 	if a.RBAC, err = rbac.New(ctx, db); err != nil {
 		_ = db.Close()
@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck))
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
-		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC})
+		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails})
 	return a, nil
 }
 
@@ -149,6 +149,9 @@ func (a *App) HTTP() *httpapi.Server {
 		d.Bridge = a.Modes.Bridge
 	}
 	srv := httpapi.New(d)
+	if reg := srv.Registry(); reg != nil && a.Modes != nil {
+		reg.MustRegister(a.Modes.Bridge.Collectors()...)
+	}
 	a.registerConsole(srv)
 	return srv
 }

@@ -19,6 +19,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
 		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
+		DenyEmails: a.Config.DenyEmails,
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.

@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Auditor records audit events (*audit.Log).
@@ -34,6 +35,7 @@ type Admin struct {
 	gate     RoleRules
 	bridge   *Bridge
 	audit    Auditor
+	tenants  *project.Repo
 }
 
 // Stack is everything the verification modes need, wired together.
@@ -58,6 +60,10 @@ type StackOptions struct {
 	SecretCacheTTL time.Duration
 	// Roles is the end-user role policy (internal/rbac); nil disables role rules.
 	Roles RoleRules
+	// DenyEmails: the deployment's email deny-list (PINGAUTH_EMAIL_DENYLIST).
+	DenyEmails token.EmailDenyList
+	// ProjectLabel maps project ids to metric labels (nil: the id).
+	ProjectLabel func(string) string
 }
 
 // NewStack wires the bridge and its admin service over db.
@@ -76,8 +82,9 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets), idp.NewJWKSCache(o.JWKS), o.CacheTTL, nil,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	settings := mapping.NewCache(repo, o.CacheTTL)
-	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL})
-	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor}}
+	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL,
+		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
+	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
 }
 
 func (a *Admin) project(ctx context.Context, projectID string) (*project.Project, error) {
@@ -89,6 +96,23 @@ func (a *Admin) record(ctx context.Context, actor string, p *project.Project, ac
 		return nil
 	}
 	return a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: p.TenantID, ProjectID: p.ID, Action: action, Target: target, Details: details})
+}
+
+// SetTenantEmailDenyList replaces a tenant's email deny-list (emails and
+// domains that never appear in its tokens) and applies it at once here.
+func (a *Admin) SetTenantEmailDenyList(ctx context.Context, actor, tenantID string, entries []string) ([]string, error) {
+	norm, err := a.tenants.SetTenantEmailDenyList(ctx, tenantID, entries)
+	if err != nil {
+		return nil, err
+	}
+	a.settings.InvalidateAll() // the list is part of every project's cached settings
+	if a.audit != nil {
+		if err := a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, Action: "tenant.email_denylist", Target: tenantID,
+			Details: map[string]any{"entries": norm}}); err != nil {
+			return nil, err
+		}
+	}
+	return norm, nil
 }
 
 // CreateAPIKey makes a key; the returned value is shown once and never stored.
@@ -233,7 +257,7 @@ func (a *Admin) SetIdP(ctx context.Context, actor string, c *idp.Config, hsSecre
 	}
 	return a.record(ctx, actor, p, "idp.set", c.Issuer, map[string]any{
 		"issuer": c.Issuer, "jwks_url": c.JWKSURL, "audiences": c.Audiences, "algorithms": c.Algorithms,
-		"leeway_seconds": c.LeewaySeconds, "hs_secret_changed": hsSecret != nil, "hs_secret_version": c.HSSecretVersion,
+		"leeway_seconds": c.LeewaySeconds, "emails_verified": c.EmailsVerified, "hs_secret_changed": hsSecret != nil, "hs_secret_version": c.HSSecretVersion,
 	})
 }
 

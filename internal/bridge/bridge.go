@@ -50,6 +50,7 @@ type ServerUser struct {
 	Username   string         `json:"username,omitempty"`
 	Firstname  string         `json:"firstname,omitempty"`
 	Lastname   string         `json:"lastname,omitempty"`
+	Phone      string         `json:"phone,omitempty"`
 	Roles      []string       `json:"roles,omitempty"`
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
@@ -77,6 +78,9 @@ type Bridge struct {
 	log      *slog.Logger
 	ttl      time.Duration
 	now      func() time.Time
+	// denyEmails is the deployment's email deny-list (tenants add theirs).
+	denyEmails token.EmailDenyList
+	drops      *claimDrops
 
 	pmu   sync.RWMutex
 	projs map[string]projEntry
@@ -99,6 +103,10 @@ type Deps struct {
 	Log      *slog.Logger
 	// CacheTTL bounds how long the server-mode fast path caches a project row.
 	CacheTTL time.Duration
+	// DenyEmails: emails and domains that never appear in any token.
+	DenyEmails token.EmailDenyList
+	// ProjectLabel maps a project id to its metric label (nil: the id).
+	ProjectLabel func(projectID string) string
 }
 
 // New returns a Bridge.
@@ -107,7 +115,8 @@ func New(d Deps) *Bridge {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: map[string]projEntry{}}
+		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: map[string]projEntry{},
+		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
 // CachedProject returns the project from a short-lived cache. The server-mode
@@ -167,19 +176,31 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 		return token.Identity{}, apperr.Forbidden("verification mode " + req.Mode + " is not enabled for this project")
 	}
 	var doc mapping.Doc
+	emailVerified := true // the site's own assertion or record; exchange mode decides below
 	switch req.Mode {
 	case mapping.ModeServer: // the key was verified above
 		if req.User == nil {
 			return token.Identity{}, apperr.Invalid("user", "server mode needs a user object: {\"user\":{\"id\":\"...\"}}")
 		}
 		u := req.User
+		if err := mapping.CheckAttributes("user.attributes", u.Attributes); err != nil {
+			return token.Identity{}, err
+		}
+		if u.Phone != "" && !mapping.ValidPhone(u.Phone) {
+			return token.Identity{}, apperr.Invalid("user.phone", "user.phone must be 3-32 characters of digits, spaces and +-.()")
+		}
 		doc = mapping.UserDoc(u.ID, u.Email, u.Username, u.Firstname, u.Lastname, u.Roles, u.Attributes)
+		doc.PutUserField("phone", u.Phone)
 	case mapping.ModeExchange:
-		claims, err := b.idp.Verify(ctx, p.ID, req.Token)
+		v, err := b.idp.VerifyToken(ctx, p.ID, req.Token)
 		if err != nil {
 			return token.Identity{}, err
 		}
-		doc = mapping.Doc(claims)
+		doc, emailVerified = mapping.Doc(v.Claims), v.EmailVerified
+		if !claimIsTrue(doc["phone_number_verified"]) {
+			delete(doc, "phone_number") // an IdP's unverified phone is not the visitor's
+			delete(doc, "phone")
+		}
 	case mapping.ModePassword:
 		u, err := b.users.Authenticate(ctx, p.ID, req.Login, req.Password)
 		if err != nil {
@@ -201,10 +222,23 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 	if err := mapping.ApplyOverride(&res, s.Overrides[res.ExternalID]); err != nil {
 		return token.Identity{}, err
 	}
+	if err := b.firewall(p.ID, req.Mode, s, &res.Identity, emailVerified); err != nil {
+		return token.Identity{}, err
+	}
 	if b.gate != nil && !b.gate.EndUserMayAuthenticate(ctx, p.ID, res.Roles) {
 		return token.Identity{}, apperr.Forbidden("this user's role may not sign in to this project")
 	}
 	return res.Identity, nil
+}
+
+func claimIsTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return x == "true"
+	}
+	return false
 }
 
 // Close waits for background work: API key last-used writes and IdP HS

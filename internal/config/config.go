@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // DefaultAudienceBase is the audience base of the public Pingstreams/Tiledesk service.
@@ -33,8 +35,12 @@ type Config struct {
 	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
-	Vault          Vault
-	Security       Security // security.go
+	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
+	// domains) plus the chat server's default admin email, which never
+	// appear in a token.
+	DenyEmails token.EmailDenyList
+	Vault      Vault
+	Security   Security // security.go
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -48,6 +54,11 @@ type Vault struct {
 	AppRoleMount string // PINGAUTH_VAULT_APPROLE_MOUNT
 	Namespace    string // VAULT_NAMESPACE
 }
+
+// ChatServerDefaultAdminEmail is the chat server's ADMIN_EMAIL when its
+// operator sets none: it is superadmin on several routes, so it is always on
+// the email deny-list.
+const ChatServerDefaultAdminEmail = "admin@tiledesk.com"
 
 // Getenv abstracts os.Getenv so tests can pass a map.
 type Getenv func(string) string
@@ -107,6 +118,11 @@ func FromEnv(getenv Getenv) (Config, error) {
 	if c.WidgetScript == "none" {
 		c.WidgetScript = ""
 	}
+	deny, err := token.ParseEmailDenyList(append([]string{ChatServerDefaultAdminEmail}, strings.Split(getenv("PINGAUTH_EMAIL_DENYLIST"), ",")...))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PINGAUTH_EMAIL_DENYLIST: %w", err))
+	}
+	c.DenyEmails = deny
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}

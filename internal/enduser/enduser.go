@@ -16,7 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Password length limits (bytes). The upper bound keeps hashing cost bounded.
@@ -152,6 +154,13 @@ func (u *User) validate() error {
 			return apperr.Invalid("attributes", "attribute names must be 1-64 characters")
 		}
 	}
+	if err := token.CheckAttributes(u.Attributes); err != nil {
+		var ae *token.AttributeError
+		if errors.As(err, &ae) {
+			return apperr.Invalid("attributes."+ae.Path, "%s", ae.Error())
+		}
+		return apperr.Invalid("attributes", "%s", err)
+	}
 	if u.Roles == nil {
 		u.Roles = []string{}
 	}
@@ -177,14 +186,46 @@ type Repo struct {
 	db     *store.DB
 	hasher *Hasher
 	log    *slog.Logger
+	deny   token.EmailDenyList
 }
 
+// RepoOption configures NewRepo.
+type RepoOption func(*Repo)
+
+// WithDenyEmails refuses to store end-users whose email is on the
+// deployment's deny-list (tenants' lists are read from the database).
+func WithDenyEmails(l token.EmailDenyList) RepoOption { return func(r *Repo) { r.deny = l } }
+
 // NewRepo returns a repository.
-func NewRepo(db *store.DB, hasher *Hasher, log *slog.Logger) *Repo {
+func NewRepo(db *store.DB, hasher *Hasher, log *slog.Logger, opts ...RepoOption) *Repo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Repo{db: db, hasher: hasher, log: log}
+	r := &Repo{db: db, hasher: hasher, log: log}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// checkEmail refuses an email on the deployment's or the project's
+// tenant's deny-list: it could never appear in a token.
+func (r *Repo) checkEmail(ctx context.Context, u *User) error {
+	if u.Email == "" {
+		return nil
+	}
+	denied := r.deny.Denies(u.Email)
+	if !denied {
+		l, err := project.LoadTenantEmailDenyList(ctx, r.db, u.ProjectID)
+		if err != nil {
+			return err
+		}
+		denied = l.Denies(u.Email)
+	}
+	if denied {
+		return apperr.Invalid("email", "this email may never appear in a token (it is on the deployment's or tenant's deny-list)")
+	}
+	return nil
 }
 
 // Hasher returns the password hasher.
@@ -194,6 +235,9 @@ func (r *Repo) Hasher() *Hasher { return r.hasher }
 // (server-to-server or token-exchange modes).
 func (r *Repo) Create(ctx context.Context, u *User, password string) error {
 	if err := u.validate(); err != nil {
+		return err
+	}
+	if err := r.checkEmail(ctx, u); err != nil {
 		return err
 	}
 	if password != "" {
@@ -285,6 +329,9 @@ func (r *Repo) List(ctx context.Context, projectID string, o ListOptions) ([]Use
 // Update saves profile fields, roles and enabled flag of an existing user.
 func (r *Repo) Update(ctx context.Context, u *User) error {
 	if err := u.validate(); err != nil {
+		return err
+	}
+	if err := r.checkEmail(ctx, u); err != nil {
 		return err
 	}
 	res := r.db.WithContext(ctx).Model(&User{}).Where("project_id = ? AND id = ?", u.ProjectID, u.ID).Updates(map[string]any{

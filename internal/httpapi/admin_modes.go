@@ -255,13 +255,15 @@ func (h *modeAdmin) setIdP(c *gin.Context) {
 		Algorithms    []string `json:"algorithms"`
 		LeewaySeconds *int     `json:"leeway_seconds"`
 		HSSecret      *string  `json:"hs_secret"`
+		// EmailsVerified: the issuer only issues verified emails (default false).
+		EmailsVerified bool `json:"emails_verified"`
 	}
 	if err := decodeStrict(c, &in); err != nil {
 		h.fail(c, err)
 		return
 	}
 	cfg := &idp.Config{ProjectID: h.pid(c), Issuer: in.Issuer, JWKSURL: in.JWKSURL, Audiences: in.Audiences, Algorithms: in.Algorithms,
-		LeewaySeconds: int(idp.DefaultLeeway.Seconds())}
+		LeewaySeconds: int(idp.DefaultLeeway.Seconds()), EmailsVerified: in.EmailsVerified}
 	if in.LeewaySeconds != nil {
 		cfg.LeewaySeconds = *in.LeewaySeconds
 	}

@@ -225,7 +225,7 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 }
 
 // DecodeServerRequest parses a server-mode JSON body strictly:
-// {"user":{"id":"...","email":"...","firstname":"...","lastname":"...","username":"...","roles":[...],"attributes":{...}}}.
+// {"user":{"id":"...","email":"...","firstname":"...","lastname":"...","phone":"...","username":"...","roles":[...],"attributes":{...}}}.
 func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*bridge.ServerUser, error) {
 	// Server mode bodies are always JSON, whatever the Content-Type says
 	// (curl -d sends application/x-www-form-urlencoded by default).
@@ -240,7 +240,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 			if errors.Is(err, ErrTrailingData) {
 				return nil, apperr.Invalid("body", "unexpected data after JSON object")
 			}
-			return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"attributes\":{...}}}")
+			return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"phone\":...,\"attributes\":{...}}} (other claims cannot be set)")
 		}
 	}
 	if u == nil {
@@ -249,7 +249,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	switch {
 	case len(u.ID) > mapping.MaxIDLen:
 		return nil, apperr.Invalid("user.id", "user.id must be at most %d bytes", mapping.MaxIDLen)
-	case len(u.Email) > 254, len(u.Username) > 128, len(u.Firstname) > 200, len(u.Lastname) > 200:
+	case len(u.Email) > 254, len(u.Username) > 128, len(u.Firstname) > 200, len(u.Lastname) > 200, len(u.Phone) > 64:
 		return nil, apperr.Invalid("user", "user field too long")
 	case len(u.Roles) > 32:
 		return nil, apperr.Invalid("user.roles", "at most 32 roles")
@@ -262,7 +262,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 		}
 	}
 	return &bridge.ServerUser{ID: string(u.ID), Email: u.Email, Username: u.Username, Firstname: u.Firstname,
-		Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes}, nil
+		Lastname: u.Lastname, Phone: u.Phone, Roles: u.Roles, Attributes: u.Attributes}, nil
 }
 
 // AppendJSON appends r as encoding/json would encode it (same fields, order and

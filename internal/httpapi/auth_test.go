@@ -93,9 +93,9 @@ func TestAuthIssuesTokenThatVerifiesWithProjectSecretOnly(t *testing.T) {
 					t.Fatalf("token does not verify with project A's secret: %v", err)
 				}
 				for k, v := range map[string]any{"_id": "123", "sub": "userexternal", "aud": aud, "firstname": "Andrea",
-					"lastname": "Leo", "email": "user@example.com", "customAttr": "gold"} {
-					if claims[k] != v {
-						t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+					"lastname": "Leo", "email": "user@example.com", "attributes.customAttr": "gold"} {
+					if claimAt(claims, k) != v {
+						t.Errorf("claim %s = %v, want %v", k, claimAt(claims, k), v)
 					}
 				}
 				iat, _ := claims["iat"].(float64)

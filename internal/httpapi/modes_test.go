@@ -79,6 +79,12 @@ func (b *blockingPasswords) Authenticate(ctx context.Context, _, _, _ string) (*
 
 func newModesEnv(t testing.TB, db *store.DB, passwords bridge.Passwords) *modesEnv {
 	t.Helper()
+	return newModesEnvWith(t, db, passwords, nil)
+}
+
+// newModesEnvWith is newModesEnv with the stack options adjusted by tune.
+func newModesEnvWith(t testing.TB, db *store.DB, passwords bridge.Passwords, tune func(*bridge.StackOptions)) *modesEnv {
+	t.Helper()
 	ctx := context.Background()
 	sealed, err := secret.NewSealed(db, bytes.Repeat([]byte{7}, 32))
 	if err != nil {
@@ -110,12 +116,20 @@ func newModesEnv(t testing.TB, db *store.DB, passwords bridge.Passwords) *modesE
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.stack = bridge.NewStack(db, projects, passwords, al, bridge.StackOptions{
+	so := bridge.StackOptions{
 		Roles:    roles,
 		CacheTTL: time.Minute,
 		Secrets:  sealed,
 		JWKS:     idp.JWKSOptions{MinRefetch: time.Nanosecond},
-	})
+	}
+	if tune != nil {
+		tune(&so)
+		if passwords == users { // the end-user store refuses denied emails too
+			users = enduser.NewRepo(db, enduser.NewHasher(enduser.TestParams, 0), nil, enduser.WithDenyEmails(so.DenyEmails))
+			passwords, e.users = users, users
+		}
+	}
+	e.stack = bridge.NewStack(db, projects, passwords, al, so)
 	t.Cleanup(e.stack.Bridge.Close)
 	srv := httpapi.New(httpapi.Deps{
 		Projects: projects, EndUsers: users, Keyrings: secrets, AudienceBase: "https://tiledesk.com",
@@ -250,14 +264,14 @@ func TestServerModeMintsMappedTokens(t *testing.T) {
 					t.Fatalf("status %d: %s", code, b)
 				}
 				c := e.claims(t, mProjA, b)
-				want := map[string]any{"_id": "shopA|42", "email": "ann@example.com", "firstname": "Ann", "lastname": "Lee", "plan": "gold", "tier": float64(3)}
+				want := map[string]any{"_id": "shopA|42", "email": "ann@example.com", "firstname": "Ann", "lastname": "Lee", "attributes.plan": "gold", "attributes.tier": float64(3)}
 				for k, v := range want {
-					if c[k] != v {
-						t.Errorf("claim %s = %v, want %v", k, c[k], v)
+					if claimAt(c, k) != v {
+						t.Errorf("claim %s = %v, want %v", k, claimAt(c, k), v)
 					}
 				}
-				for _, k := range []string{"secret_flag", "level"} {
-					if _, ok := c[k]; ok {
+				for _, k := range []string{"secret_flag", "level", "attributes.secret_flag", "attributes.level"} {
+					if claimAt(c, k) != nil {
 						t.Errorf("attribute %s is not allow-listed but reached the token", k)
 					}
 				}
@@ -347,7 +361,7 @@ func TestModeDispatchAndDefaults(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("password by default: %d %s", code, b)
 		}
-		if c := e.claims(t, mProjA, b); c["_id"] != "u-1" || c["customAttr"] != "gold" {
+		if c := e.claims(t, mProjA, b); c["_id"] != "u-1" || claimAt(c, "attributes.customAttr") != "gold" {
 			t.Fatalf("claims %v", c)
 		}
 		if string(e.admin(t, "GET", mProjA+"/modes", "", 200)) != `{"modes":["password"]}` {
@@ -468,6 +482,19 @@ func upstream(t *testing.T, method jwt.SigningMethod, kid string, key any, mutat
 	return s
 }
 
+// claimAt reads a claim by dotted path ("attributes.plan").
+func claimAt(c map[string]any, path string) any {
+	var cur any = c
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
+}
+
 func exchange(t *testing.T, e *modesEnv, pid, tok string) (int, []byte) {
 	t.Helper()
 	return e.do(t, "POST", "/auth/"+pid, `{"id_token":"`+tok+`"}`, map[string]string{"Origin": "https://shop.example.com"})
@@ -486,14 +513,25 @@ func TestExchangeModeJWKS(t *testing.T) {
 		e.admin(t, "PUT", mProjA+"/idp", `{"issuer":"`+idpIss+`","jwks_url":"`+j.srv.URL+`/jwks","audiences":["`+idpAud+`"],"algorithms":["RS256","ES256"],"leeway_seconds":30}`, 200)
 		e.admin(t, "PUT", mProjA+"/mapping", `{"prefix":"shopA|","attributes":["plan"]}`, 200)
 
-		code, b := exchange(t, e, mProjA, upstream(t, jwt.SigningMethodRS256, "k1", k1, nil))
+		code, b := exchange(t, e, mProjA, upstream(t, jwt.SigningMethodRS256, "k1", k1, func(c jwt.MapClaims) { c["email_verified"] = true }))
 		if code != 200 {
 			t.Fatalf("RS256 k1: %d %s", code, b)
 		}
 		c := e.claims(t, mProjA, b)
-		for k, v := range map[string]any{"_id": "shopA|auth0|77", "email": "zoe@example.com", "firstname": "Zoe", "lastname": "Ng", "plan": "pro"} {
-			if c[k] != v {
-				t.Errorf("claim %s = %v, want %v", k, c[k], v)
+		for k, v := range map[string]any{"_id": "shopA|auth0|77", "email": "zoe@example.com", "firstname": "Zoe", "lastname": "Ng", "attributes.plan": "pro"} {
+			if claimAt(c, k) != v {
+				t.Errorf("claim %s = %v, want %v", k, claimAt(c, k), v)
+			}
+		}
+		// An email the IdP does not say it verified never reaches the token.
+		for _, verified := range []any{nil, false, "false"} {
+			code, b := exchange(t, e, mProjA, upstream(t, jwt.SigningMethodRS256, "k1", k1, func(c jwt.MapClaims) {
+				if verified != nil {
+					c["email_verified"] = verified
+				}
+			}))
+			if c := e.claims(t, mProjA, b); code != 200 || c["email"] != nil || c["_id"] != "shopA|auth0|77" {
+				t.Errorf("email_verified %v: %d %v", verified, code, c)
 			}
 		}
 		if _, ok := c["roles"]; ok {
@@ -658,7 +696,7 @@ func TestOverridesBlocksAndRoleGate(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("vip: %d %s", code, b)
 		}
-		if c := e.claims(t, mProjA, b); c["_id"] != "legacy-007" || c["tier"] != "platinum" || c["color"] != "red" {
+		if c := e.claims(t, mProjA, b); c["_id"] != "legacy-007" || claimAt(c, "attributes.tier") != "platinum" || claimAt(c, "attributes.color") != "red" {
 			t.Fatalf("override not applied: %v", c)
 		}
 		if code, _ := serverAuth(t, e, mProjA, key, `{"user":{"id":"troll"}}`); code != 403 {

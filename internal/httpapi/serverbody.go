@@ -12,6 +12,7 @@ type serverUser struct {
 	Username   string         `json:"username"`
 	Firstname  string         `json:"firstname"`
 	Lastname   string         `json:"lastname"`
+	Phone      string         `json:"phone"`
 	Roles      []string       `json:"roles"`
 	Attributes map[string]any `json:"attributes"`
 }

@@ -45,12 +45,16 @@ func SecretID(projectID string) string { return projectID + ":idp" }
 
 // Config is a project's trusted issuer.
 type Config struct {
-	ProjectID       string    `gorm:"primaryKey" json:"project_id"`
-	Issuer          string    `json:"issuer"`
-	JWKSURL         string    `gorm:"column:jwks_url" json:"jwks_url,omitempty"`
-	Audiences       []string  `gorm:"serializer:json" json:"audiences"`
-	Algorithms      []string  `gorm:"serializer:json" json:"algorithms"`
-	LeewaySeconds   int       `json:"leeway_seconds"`
+	ProjectID     string   `gorm:"primaryKey" json:"project_id"`
+	Issuer        string   `json:"issuer"`
+	JWKSURL       string   `gorm:"column:jwks_url" json:"jwks_url,omitempty"`
+	Audiences     []string `gorm:"serializer:json" json:"audiences"`
+	Algorithms    []string `gorm:"serializer:json" json:"algorithms"`
+	LeewaySeconds int      `json:"leeway_seconds"`
+	// EmailsVerified: the operator vouches that this issuer only issues
+	// verified emails. Off (the default), exchange mode passes `email` on
+	// only when the token says `email_verified: true`.
+	EmailsVerified  bool      `gorm:"column:emails_verified" json:"emails_verified"`
 	HSSecretVersion int       `gorm:"column:hs_secret_version" json:"-"`
 	HasHSSecret     bool      `gorm:"-" json:"has_hs_secret"`
 	UpdatedBy       string    `json:"updated_by"`

@@ -203,13 +203,46 @@ func rejected(reason string) error {
 // Verify checks raw against projectID's issuer (signature with a pinned
 // algorithm, iss, aud, exp, nbf, iat with leeway) and returns its claims.
 func (v *Verifier) Verify(ctx context.Context, projectID, raw string) (jwt.MapClaims, error) {
+	r, err := v.VerifyToken(ctx, projectID, raw)
+	return r.Claims, err
+}
+
+// Verified is a verified IdP token.
+type Verified struct {
+	Claims jwt.MapClaims
+	// EmailVerified: the token's email may be trusted (the issuer is marked
+	// as verifying emails, or the token says email_verified: true).
+	EmailVerified bool
+}
+
+// VerifyToken is Verify, also telling whether the token's email is verified.
+func (v *Verifier) VerifyToken(ctx context.Context, projectID, raw string) (Verified, error) {
 	if raw == "" || len(raw) > MaxTokenLen {
-		return nil, apperr.Invalid("id_token", "id_token must be 1 to %d bytes", MaxTokenLen)
+		return Verified{}, apperr.Invalid("id_token", "id_token must be 1 to %d bytes", MaxTokenLen)
 	}
 	cfg, hsKey, err := v.issuer(ctx, projectID)
 	if err != nil {
-		return nil, err
+		return Verified{}, err
 	}
+	claims, err := v.verify(ctx, cfg, hsKey, raw)
+	if err != nil {
+		return Verified{}, err
+	}
+	return Verified{Claims: claims, EmailVerified: cfg.EmailsVerified || claimTrue(claims["email_verified"])}, nil
+}
+
+// claimTrue reads a boolean claim; some IdPs send "true" as a string.
+func claimTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(x, "true")
+	}
+	return false
+}
+
+func (v *Verifier) verify(ctx context.Context, cfg *Config, hsKey []byte, raw string) (jwt.MapClaims, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),
 		jwt.WithIssuer(cfg.Issuer),
@@ -220,7 +253,7 @@ func (v *Verifier) Verify(ctx context.Context, projectID, raw string) (jwt.MapCl
 		jwt.WithTimeFunc(v.now),
 	}
 	claims := jwt.MapClaims{}
-	_, err = jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg()
 		if !slices.Contains(cfg.Algorithms, alg) { // belt and braces: WithValidMethods checks first
 			return nil, fmt.Errorf("algorithm %s not allowed", alg)

@@ -9,6 +9,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -161,6 +162,8 @@ func (m *Mapping) Validate() error {
 			return apperr.Invalid("attributes", "attribute %q must be name or name=claim.path", truncate(a, 40))
 		case token.IsReserved(name):
 			return apperr.Invalid("attributes", "attribute %q is a reserved token claim and can never be overridden", name)
+		case token.AttributeKeyReason(name) != "":
+			return apperr.Invalid("attributes", "%s", (&token.AttributeError{Path: name, Reason: token.AttributeKeyReason(name)}).Error())
 		case hasPath && !validClaimPath(path):
 			return apperr.Invalid("attributes", "attribute %q has an invalid claim path", truncate(a, 40))
 		}
@@ -229,6 +232,9 @@ func (o *Override) Validate() error {
 			return apperr.Invalid("attributes", "attribute %q value is too large", k)
 		}
 	}
+	if err := CheckAttributes("attributes", o.Attributes); err != nil {
+		return err
+	}
 	if o.Attributes == nil {
 		o.Attributes = map[string]any{}
 	}
@@ -281,6 +287,20 @@ func validID(s string) error {
 	return nil
 }
 
+// CheckAttributes applies the token claims policy to attributes a caller
+// controls: a refused key is a 400 naming it under field (e.g.
+// "user.attributes.isSuperadmin").
+func CheckAttributes(field string, attrs map[string]any) error {
+	if err := token.CheckAttributes(attrs); err != nil {
+		var ae *token.AttributeError
+		if errors.As(err, &ae) {
+			return apperr.Invalid(field+"."+ae.Path, "%s", ae.Error())
+		}
+		return apperr.Invalid(field, "%s", err)
+	}
+	return nil
+}
+
 // Doc is the identity document a mapping reads: the IdP token's claims in
 // exchange mode; in server and password modes the user object, both at the
 // top level (with "sub" = its id) and under "user".
@@ -325,6 +345,18 @@ func UserDoc(id, email, username, firstname, lastname string, roles []string, at
 		d["sub"] = d["id"]
 	}
 	return d
+}
+
+// PutUserField sets a field of the user object, at the top level and under
+// "user" (as UserDoc does); empty values are skipped.
+func (d Doc) PutUserField(k, v string) {
+	if v == "" {
+		return
+	}
+	d[k] = v
+	if u, ok := d["user"].(map[string]any); ok {
+		u[k] = v
+	}
 }
 
 // EndUserDoc builds the document of a password user.
@@ -422,9 +454,31 @@ func (m *Mapping) Apply(d Doc) (Result, error) {
 			r.Identity.Email = n
 		}
 	}
+	if ph := d.str("phone", "phone_number"); ValidPhone(ph) {
+		r.Identity.Phone = ph
+	}
 	r.Roles = roles(d, orDefault(m.RolesClaim, "roles"))
 	r.Identity.Attributes = m.attributes(d)
 	return r, nil
+}
+
+// ValidPhone reports whether s looks like a phone number: 3-32 characters
+// of digits, spaces and +-.() with at least 3 digits.
+func ValidPhone(s string) bool {
+	if len(s) < 3 || len(s) > 32 {
+		return false
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' || r == '-' || r == '.' || r == '(' || r == ')' || r == ' ':
+		default:
+			return false
+		}
+	}
+	return digits >= 3
 }
 
 func orDefault(configured string, defaults ...string) []string {

@@ -13,7 +13,9 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Repo stores modes, mappings, overrides and role rules.
@@ -220,7 +222,9 @@ type Settings struct {
 	Modes     []string
 	Mapping   *Mapping
 	Overrides map[string]*Override
-	fetched   time.Time
+	// DenyEmails is the project's tenant's email deny-list.
+	DenyEmails token.EmailDenyList
+	fetched    time.Time
 }
 
 // Allows reports whether mode is enabled.
@@ -275,7 +279,11 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Settings{Modes: modes, Mapping: m, Overrides: make(map[string]*Override, len(ovs)), fetched: c.now()}
+		deny, err := project.LoadTenantEmailDenyList(ctx, c.repo.db, projectID)
+		if err != nil {
+			return nil, err
+		}
+		s := &Settings{Modes: modes, Mapping: m, Overrides: make(map[string]*Override, len(ovs)), DenyEmails: deny, fetched: c.now()}
 		for i := range ovs {
 			s.Overrides[ovs[i].ExternalID] = &ovs[i]
 		}
@@ -288,6 +296,16 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
 		return nil, err
 	}
 	return v.(*Settings), nil
+}
+
+// InvalidateAll drops every snapshot (a tenant-wide change).
+func (c *Cache) InvalidateAll() {
+	c.mu.Lock()
+	for id := range c.byID {
+		c.group.Forget(id)
+	}
+	c.byID = map[string]*Settings{}
+	c.mu.Unlock()
 }
 
 // Invalidate drops the project's snapshot.

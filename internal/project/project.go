@@ -4,6 +4,7 @@ package project
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Status of a project.
@@ -34,10 +36,13 @@ var (
 
 // Tenant is an operator organisation (an agency or SaaS team).
 type Tenant struct {
-	ID        string    `gorm:"primaryKey" json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID   string `gorm:"primaryKey" json:"id"`
+	Name string `json:"name"`
+	// EmailDenyList: emails and domains that never appear in this tenant's
+	// tokens (token.EmailDenyList), on top of the deployment's list.
+	EmailDenyList []string  `gorm:"column:email_denylist;serializer:json" json:"email_denylist"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Project is one Pingstreams project served by this service.
@@ -183,6 +188,14 @@ func (r *Repo) CreateTenant(ctx context.Context, t *Tenant) error {
 	if t.Name == "" {
 		t.Name = t.ID
 	}
+	l, err := token.ParseEmailDenyList(t.EmailDenyList)
+	if err != nil {
+		return apperr.Invalid("email_denylist", "email_denylist: %s", err)
+	}
+	t.EmailDenyList = l.Entries()
+	if t.EmailDenyList == nil {
+		t.EmailDenyList = []string{}
+	}
 	if err := r.db.WithContext(ctx).Create(t).Error; err != nil {
 		if store.IsUniqueViolation(err) {
 			return apperr.Conflict("tenant %s already exists", t.ID)
@@ -211,6 +224,58 @@ func (r *Repo) EnsureTenant(ctx context.Context, id, name string) (*Tenant, erro
 // GetTenant loads a tenant.
 func (r *Repo) GetTenant(ctx context.Context, id string) (*Tenant, error) {
 	return store.First[Tenant](ctx, r.db.DB, "get tenant", apperr.NotFound("tenant %s not found", id), "id = ?", id)
+}
+
+// SetTenantEmailDenyList replaces the tenant's email deny-list and returns
+// the normalised entries.
+func (r *Repo) SetTenantEmailDenyList(ctx context.Context, id string, entries []string) ([]string, error) {
+	l, err := token.ParseEmailDenyList(entries)
+	if err != nil {
+		return nil, apperr.Invalid("email_denylist", "email_denylist: %s", err)
+	}
+	norm := l.Entries()
+	if norm == nil {
+		norm = []string{}
+	}
+	res := r.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
+		Updates(map[string]any{"email_denylist": mustJSON(norm), "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return nil, fmt.Errorf("set tenant email deny-list: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, apperr.NotFound("tenant %s not found", id)
+	}
+	return norm, nil
+}
+
+// TenantEmailDenyList returns the deny-list of the tenant owning projectID
+// (empty when the project does not exist).
+func (r *Repo) TenantEmailDenyList(ctx context.Context, projectID string) (token.EmailDenyList, error) {
+	return LoadTenantEmailDenyList(ctx, r.db, projectID)
+}
+
+// LoadTenantEmailDenyList is TenantEmailDenyList for packages holding only
+// the database (one query).
+func LoadTenantEmailDenyList(ctx context.Context, db *store.DB, projectID string) (token.EmailDenyList, error) {
+	var raw []string
+	err := db.WithContext(ctx).Raw(`SELECT t.email_denylist FROM tenants t JOIN projects p ON p.tenant_id = t.id WHERE p.id = ?`, projectID).
+		Scan(&raw).Error
+	if err != nil {
+		return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
+	}
+	var entries []string
+	for _, r := range raw {
+		var e []string
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
+		}
+		entries = append(entries, e...)
+	}
+	l, err := token.ParseEmailDenyList(entries)
+	if err != nil {
+		return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
+	}
+	return l, nil
 }
 
 // ListTenants lists tenants; ids limits the result when non-nil.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -35,24 +34,17 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 	iat := now.Truncate(time.Second)
 	exp := iat.Add(ttl)
 
+	// The members are exactly token.Claims, in sorted order; only Identity's
+	// fixed fields reach the top level (claims.go).
 	payload := make([]byte, 0, 256)
 	payload = append(payload, '{')
-	var err error
-	if len(id.Attributes) > 0 {
-		names := make([]string, 0, len(id.Attributes))
-		for k := range id.Attributes {
-			if !reserved[k] {
-				names = append(names, k)
-			}
-		}
-		slices.Sort(names)
-		for _, k := range names {
-			if payload, err = appendMember(payload, k, id.Attributes[k]); err != nil {
-				return Issued{}, fmt.Errorf("token: attribute %q: %w", k, err)
-			}
+	payload = appendStringMember(payload, "_id", id.ID)
+	if attrs := FilterAttributes(id.Attributes, nil); len(attrs) > 0 {
+		var err error
+		if payload, err = appendMember(payload, "attributes", attrs); err != nil {
+			return Issued{}, fmt.Errorf("token: attributes: %w", err)
 		}
 	}
-	payload = appendStringMember(payload, "_id", id.ID)
 	payload = appendStringMember(payload, "aud", audience)
 	if id.Email != "" {
 		payload = appendStringMember(payload, "email", id.Email)
@@ -69,6 +61,9 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 	payload = appendStringMember(payload, "jti", jti)
 	if id.Lastname != "" {
 		payload = appendStringMember(payload, "lastname", id.Lastname)
+	}
+	if id.Phone != "" {
+		payload = appendStringMember(payload, "phone", id.Phone)
 	}
 	payload = appendStringMember(payload, "sub", Subject)
 	payload[len(payload)-1] = '}' // replace the trailing comma

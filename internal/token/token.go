@@ -1,7 +1,8 @@
 // Package token issues and verifies the HS256 JWTs that the Pingstreams
 // widget accepts (see shared/PROTOCOL.md): claims _id, sub "userexternal",
 // aud "<base>/projects/<projectId>", optional firstname/lastname/email and
-// custom attributes, plus iat, exp and jti. The algorithm is pinned to HS256.
+// phone, one `attributes` object, plus iat, exp and jti (claims.go: the
+// claims policy). The algorithm is pinned to HS256.
 package token
 
 import (
@@ -20,13 +21,20 @@ const Subject = "userexternal"
 // Algorithm is the only signing algorithm issued or accepted.
 const Algorithm = "HS256"
 
-// reserved claims cannot be set through custom attributes.
+// reserved are the names of standard and chat-server claims. Attributes
+// live inside the `attributes` object, so none of them can reach the top
+// level (claims.go); an allow-list entry or override named like one is
+// still refused, because it reads as an attempt to set that claim.
 var reserved = map[string]bool{
 	"_id": true, "sub": true, "aud": true, "iss": true, "iat": true, "exp": true, "nbf": true, "jti": true,
-	"firstname": true, "lastname": true, "email": true,
+	"firstname": true, "lastname": true, "email": true, "phone": true, "attributes": true,
 }
 
-// IsReserved reports whether name is a claim that attributes may not set.
+// A site's own role data may live in attributes under "role": it is inert
+// there on the chat server (only a top-level `role` is privileged, and Sign
+// never emits one); the chat-server contract tests check this.
+
+// IsReserved reports whether name is a claim name that an attribute may not take.
 func IsReserved(name string) bool { return reserved[name] }
 
 // Key is one version of a project's shared secret.
@@ -40,10 +48,12 @@ func (k Key) KeyID() string { return "v" + strconv.Itoa(k.Version) }
 
 // Identity is the end-user the token speaks for.
 type Identity struct {
-	ID         string         `json:"_id"`
-	Firstname  string         `json:"firstname,omitempty"`
-	Lastname   string         `json:"lastname,omitempty"`
-	Email      string         `json:"email,omitempty"`
+	ID        string `json:"_id"`
+	Firstname string `json:"firstname,omitempty"`
+	Lastname  string `json:"lastname,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+	// Attributes become the token's `attributes` object (never top-level claims).
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 

@@ -33,13 +33,20 @@ func TestSignProducesWidgetContractClaims(t *testing.T) {
 	}
 	want := map[string]any{
 		"_id": "123", "sub": "userexternal", "aud": aud, "firstname": "Andrea", "lastname": "Leo",
-		"email": "user@example.com", "customAttr": "gold",
-		"iat": float64(now.Unix()), "exp": float64(now.Add(10 * time.Minute).Unix()),
+		"email": "user@example.com",
+		"iat":   float64(now.Unix()), "exp": float64(now.Add(10 * time.Minute).Unix()),
 	}
 	for k, v := range want {
 		if claims[k] != v {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
 		}
+	}
+	// Custom data is one `attributes` object: names inside it never become claims.
+	if attrs, _ := claims["attributes"].(map[string]any); attrs["customAttr"] != "gold" || attrs["sub"] != "attacker" || len(attrs) != 4 {
+		t.Errorf("attributes = %v", claims["attributes"])
+	}
+	if claims["customAttr"] != nil || len(claims) != 10 {
+		t.Errorf("top-level claims = %v, want exactly the contract's", claims)
 	}
 	if jti, _ := claims["jti"].(string); len(jti) != 32 || jti != iss.ID {
 		t.Errorf("jti = %v, want 32 hex chars equal to %s", claims["jti"], iss.ID)

@@ -155,6 +155,26 @@ func (c *Console) apiTenant(g *gin.Context) {
 	c.ok(g, http.StatusOK, t)
 }
 
+func (c *Console) apiTenantDenyList(g *gin.Context) {
+	var in struct {
+		Entries []string `json:"entries"`
+	}
+	if err := bind(g, &in); err != nil {
+		c.fail(g, err)
+		return
+	}
+	if c.d.Modes == nil {
+		c.fail(g, apperr.Unavailable("verification modes are not configured", nil))
+		return
+	}
+	norm, err := c.d.Modes.SetTenantEmailDenyList(g.Request.Context(), operatorOf(g).Email, g.Param("tenantId"), in.Entries)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"email_denylist": norm})
+}
+
 func (c *Console) apiTenantProjects(g *gin.Context) {
 	ps, err := c.d.Projects.List(g.Request.Context(), project.ListFilter{TenantIDs: []string{g.Param("tenantId")}})
 	if err != nil {

@@ -145,7 +145,7 @@ func TestAdminAPIFlow(t *testing.T) {
 	}
 	_ = json.Unmarshal(body, &ar)
 	claims, err := token.Verify(ar.Token, token.VerifyOptions{Audience: "https://tiledesk.com/projects/shop", Keys: []token.Key{{Version: 1, Value: []byte(rot.Secret)}}})
-	if err != nil || claims["plan"] != "gold" {
+	if err != nil || attrOf(claims, "plan") != "gold" {
 		t.Errorf("token: %v %v", claims, err)
 	}
 

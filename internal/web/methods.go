@@ -40,6 +40,7 @@ type ModesAdmin interface {
 	Overrides(ctx context.Context, projectID string) ([]mapping.Override, error)
 	PutOverride(ctx context.Context, actor string, o *mapping.Override) error
 	DeleteOverride(ctx context.Context, actor, projectID, externalID string) error
+	SetTenantEmailDenyList(ctx context.Context, actor, tenantID string, entries []string) ([]string, error)
 }
 
 // snippet is one copy-paste integration example on the project pages.
@@ -131,7 +132,7 @@ type claimsForm struct {
 // idpForm is the issuer config as the form shows it (never the HS secret).
 type idpForm struct {
 	Issuer, JWKSURL, Audiences, Algorithms, Leeway string
-	HasHSSecret                                    bool
+	HasHSSecret, EmailsVerified                    bool
 	UpdatedBy                                      string
 	UpdatedAt                                      time.Time
 }
@@ -219,7 +220,7 @@ func (c *Console) methodsData(g *gin.Context, p *project.Project) (*methodsPage,
 		d.HasIdP = true
 		d.IdP = idpForm{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Audiences: strings.Join(cfg.Audiences, "\n"),
 			Algorithms: strings.Join(cfg.Algorithms, ", "), Leeway: humanDuration(cfg.LeewaySeconds),
-			HasHSSecret: cfg.HasHSSecret, UpdatedBy: cfg.UpdatedBy, UpdatedAt: cfg.UpdatedAt}
+			HasHSSecret: cfg.HasHSSecret, EmailsVerified: cfg.EmailsVerified, UpdatedBy: cfg.UpdatedBy, UpdatedAt: cfg.UpdatedAt}
 	case !errors.Is(err, apperr.ErrNotFound):
 		return nil, err
 	}
@@ -289,7 +290,7 @@ func (c *Console) claimsUpdate(g *gin.Context, p *project.Project) {
 
 func (c *Console) idpUpdate(g *gin.Context, p *project.Project) {
 	f := idpForm{Issuer: g.PostForm("issuer"), JWKSURL: strings.TrimSpace(g.PostForm("jwks_url")), Audiences: g.PostForm("audiences"),
-		Algorithms: g.PostForm("algorithms"), Leeway: strings.TrimSpace(g.PostForm("leeway"))}
+		Algorithms: g.PostForm("algorithms"), Leeway: strings.TrimSpace(g.PostForm("leeway")), EmailsVerified: g.PostForm("emails_verified") == "on"}
 	var hs []byte
 	if v := g.PostForm("hs_secret"); v != "" {
 		hs = []byte(v)
@@ -302,7 +303,7 @@ func (c *Console) idpUpdate(g *gin.Context, p *project.Project) {
 				return err
 			}
 		}
-		cfg := &idp.Config{ProjectID: p.ID, Issuer: f.Issuer, JWKSURL: f.JWKSURL, LeewaySeconds: leeway,
+		cfg := &idp.Config{ProjectID: p.ID, Issuer: f.Issuer, JWKSURL: f.JWKSURL, LeewaySeconds: leeway, EmailsVerified: f.EmailsVerified,
 			Audiences:  splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Audiences), "\n"),
 			Algorithms: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(f.Algorithms), ",")}
 		return c.d.Modes.SetIdP(ctx, actor, cfg, hs)

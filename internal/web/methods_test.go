@@ -373,7 +373,7 @@ func TestConsoleMappingAndIdP(t *testing.T) {
 			if st != http.StatusOK {
 				t.Fatalf("exchange: %d %v", st, out)
 			}
-			if claims := verifyWidgetToken(t, "shopA", testSecret, out); claims["_id"] != "shopA|77" || claims["tier"] != "gold" {
+			if claims := verifyWidgetToken(t, "shopA", testSecret, out); claims["_id"] != "shopA|77" || attrOf(claims, "tier") != "gold" {
 				t.Errorf("exchange claims = %v, want _id shopA|77 and tier gold (mapping from the console)", claims)
 			}
 			if p := c.page("/console/projects/shopA"); !strings.Contains(p, `id="snippet-exchange"`) || !strings.Contains(p, "id_token: idToken") || strings.Contains(p, `id="snippet"`) {

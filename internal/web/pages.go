@@ -31,7 +31,7 @@ type pages struct {
 	static http.Handler
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -132,6 +132,7 @@ var flashes = map[string]string{
 	"key_revoked":      "API key revoked.",
 	"override":         "Per-user override saved.",
 	"override_removed": "Per-user override removed.",
+	"email_denylist":   "Email deny-list saved.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -724,4 +725,47 @@ func (c *Console) auditPage(g *gin.Context) {
 
 func (c *Console) projectAuditPage(g *gin.Context, p *project.Project) {
 	c.renderAudit(g, p.ID, true)
+}
+
+type tenantSettingsPage struct {
+	Tenant     *project.Tenant
+	Entries    string
+	Deployment []string
+	CanWrite   bool
+}
+
+func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error) {
+	t, err := c.d.Projects.GetTenant(g.Request.Context(), g.Param("tenantId"))
+	if err != nil {
+		return nil, err
+	}
+	return &tenantSettingsPage{Tenant: t, Entries: strings.Join(t.EmailDenyList, "\n"), Deployment: c.d.DenyEmails.Entries(),
+		CanWrite: c.d.Modes != nil && c.can(g, t.ID, rbac.ObjMapping, rbac.ActWrite)}, nil
+}
+
+func (c *Console) tenantSettingsPage(g *gin.Context) {
+	d, err := c.tenantSettingsData(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, http.StatusOK, "tenant_settings", "Settings of "+d.Tenant.Name, d)
+}
+
+func (c *Console) tenantDenyListUpdate(g *gin.Context) {
+	t := g.Param("tenantId")
+	entries := strings.FieldsFunc(g.PostForm("entries"), func(r rune) bool { return r == '\n' || r == '\r' || r == ',' })
+	if _, err := c.d.Modes.SetTenantEmailDenyList(g.Request.Context(), operatorOf(g).Email, t, entries); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.tenantSettingsData(g)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.Entries = g.PostForm("entries")
+			c.renderWith(g, status, "tenant_settings", "Settings of "+d.Tenant.Name, d, pageOpts{err: msg})
+		})
+		return
+	}
+	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/settings", "email_denylist")
 }

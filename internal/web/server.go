@@ -24,6 +24,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Deps are the console's collaborators.
@@ -54,6 +55,8 @@ type Deps struct {
 	LoginGuard LoginGuard
 	// PageSecurity sets the security headers of console pages (not the JSON API).
 	PageSecurity gin.HandlerFunc
+	// DenyEmails is the deployment's email deny-list (shown on tenant settings).
+	DenyEmails token.EmailDenyList
 }
 
 // LoginGuard is the abuse protection applied to operator logins
