@@ -118,13 +118,15 @@ func (s *Server) loadProject(c *gin.Context) (*project.Project, error) {
 
 // cors applies the project's origin policy. Requests without an Origin header
 // (server-to-server, curl) pass; browser requests from other origins get 403.
+// "Origin: null" (an opaque-origin document) passes only with a valid example
+// ticket: that is the sandboxed example page (example.go, exampleticket.go).
 func (s *Server) cors(c *gin.Context, p *project.Project) error {
 	origin := c.GetHeader("Origin")
 	c.Header("Vary", "Origin")
 	if origin == "" {
 		return nil
 	}
-	if !p.AllowsOrigin(origin) && !s.sameOrigin(c, origin) {
+	if !p.AllowsOrigin(origin) && !s.sameOrigin(c, origin) && (origin != "null" || !s.validExampleTicket(c, p.ID)) {
 		return apperr.Forbidden("origin not allowed for this project")
 	}
 	c.Header("Access-Control-Allow-Origin", origin)

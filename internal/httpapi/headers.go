@@ -11,12 +11,19 @@ import (
 const ConsoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// ExampleSandbox is the CSP sandbox of the example page: scripts, its login
+// form and popups run, but without allow-same-origin the document gets an
+// opaque origin, so the third-party widget script on it shares nothing with
+// the console on this origin (see example.go).
+const ExampleSandbox = "sandbox allow-scripts allow-forms allow-popups"
+
 // exampleCSP lets the example page run its inline bootstrap script and the
 // Pingstreams widget (scripts, frames and websockets from https origins),
-// while still forbidding plugins, <base> hijacking and being framed.
+// while still forbidding plugins, <base> hijacking and being framed, and
+// sandboxes it into an opaque origin (ExampleSandbox).
 const exampleCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' https:; style-src 'self' 'unsafe-inline' https:; " +
 	"img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self' https: wss:; frame-src https:; " +
-	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; " + ExampleSandbox
 
 // HeaderPolicy configures SecurityHeaders.
 type HeaderPolicy struct {

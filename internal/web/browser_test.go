@@ -42,21 +42,23 @@ func artifactsDir(t *testing.T) string {
 // platform admin signs in, creates a tenant and a project, generates the
 // shared secret (shown once), adds an end-user, then the example widget page
 // obtains a token from /auth/<projectId> that verifies with that secret.
-func TestBrowserTutorialFlow(t *testing.T) {
+// requireBrowser skips the test when Chromium is missing (fails instead
+// under PINGAUTH_TEST_REQUIRE_BROWSER=1).
+func requireBrowser(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("PINGAUTH_TEST_REQUIRE_BROWSER") == "1" {
 			t.Fatalf("PINGAUTH_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
 		}
 		t.Skipf("%s not installed; set PINGAUTH_TEST_REQUIRE_BROWSER=1 to fail instead", chromiumPath)
 	}
-	e := newEnv(t, store.SQLite)
-	ctx := context.Background()
-	if created, err := e.a.BootstrapAdmin(ctx, "admin@example.com", "admin-pass-123"); err != nil || !created {
-		t.Fatalf("bootstrap: %v %v", created, err)
-	}
-	dir := artifactsDir(t)
+}
 
-	opts := []chromedp.ExecAllocatorOption{
+// startBrowser starts headless Chromium with a fresh profile (closed at the
+// end of the test) and returns its context.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
@@ -67,15 +69,26 @@ func TestBrowserTutorialFlow(t *testing.T) {
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelA()
+	}, extra...)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
+	t.Cleanup(func() { cancelB(); cancelA() })
 	// The first Run starts the browser; it must not carry a timeout.
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	return bctx
+}
+
+func TestBrowserTutorialFlow(t *testing.T) {
+	requireBrowser(t)
+	e := newEnv(t, store.SQLite)
+	ctx := context.Background()
+	if created, err := e.a.BootstrapAdmin(ctx, "admin@example.com", "admin-pass-123"); err != nil || !created {
+		t.Fatalf("bootstrap: %v %v", created, err)
+	}
+	dir := artifactsDir(t)
+	bctx := startBrowser(t)
 	tctx, cancelT := context.WithTimeout(bctx, 120*time.Second)
 	defer cancelT()
 	// Accept the confirm() dialogs of the console (rotate secret).

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +30,31 @@ type env struct {
 	a   *app.App
 	srv *httptest.Server
 	url string
+	log *requestLog
+}
+
+// requestLog records what the server answered (for browser tests that must
+// know what reached the server, not only what the page saw).
+type requestLog struct {
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+// seenRequest is one request the server answered.
+type seenRequest struct {
+	Method, Path, Origin, Referer string
+	Cookie                        bool // carried the session cookie
+	Status                        int
 }
 
 // newEnv starts the real server on 127.0.0.1 over a fresh database of dialect d.
+// The example page loads no widget script (tests talk only to loopback).
 func newEnv(t *testing.T, d store.Dialect) *env {
+	return newEnvVars(t, d, nil)
+}
+
+// newEnvVars is newEnv with extra PINGAUTH_* variables.
+func newEnvVars(t *testing.T, d store.Dialect, extra map[string]string) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,8 +62,12 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 	}
 	base := "http://" + ln.Addr().String()
 	vars := map[string]string{
-		"PINGAUTH_DATA_DIR":   t.TempDir(),
-		"PINGAUTH_PUBLIC_URL": base,
+		"PINGAUTH_DATA_DIR":      t.TempDir(),
+		"PINGAUTH_PUBLIC_URL":    base,
+		"PINGAUTH_WIDGET_SCRIPT": "none",
+	}
+	for k, v := range extra {
+		vars[k] = v
 	}
 	if d == store.Postgres {
 		vars["PINGAUTH_DATABASE_URL"] = storetest.PostgresDSN(t)
@@ -56,13 +82,56 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(a.HTTP())
-	_ = srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = a.Close() })
-	return &env{t: t, a: a, srv: srv, url: base}
+	e := &env{t: t, a: a, url: base, log: &requestLog{}}
+	h := a.HTTP()
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		_, cerr := r.Cookie("pingauth_session")
+		e.log.mu.Lock()
+		e.log.seen = append(e.log.seen, seenRequest{Method: r.Method, Path: r.URL.Path, Origin: r.Header.Get("Origin"), Referer: r.Referer(), Cookie: cerr == nil, Status: sw.status})
+		e.log.mu.Unlock()
+	}))
+	_ = e.srv.Listener.Close()
+	e.srv.Listener = ln
+	e.srv.Start()
+	t.Cleanup(func() { e.srv.Close(); _ = a.Close() })
+	return e
 }
+
+// requests returns the requests answered so far for path.
+func (e *env) requests(path string) []seenRequest {
+	e.log.mu.Lock()
+	defer e.log.mu.Unlock()
+	var out []seenRequest
+	for _, r := range e.log.seen {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer (write deadlines of imports).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (e *env) tenant(id string) {
 	e.t.Helper()

@@ -173,8 +173,11 @@ func (c *Console) guard(g *gin.Context) {
 	g.Header("Cache-Control", "no-store")
 	g.Header("X-Content-Type-Options", "nosniff")
 	g.Header("Referrer-Policy", "same-origin")
-	if !isAPI(g) {
-		g.Header("X-Frame-Options", "DENY")
+	g.Header("X-Frame-Options", "DENY")
+	if isAPI(g) {
+		// JSON is never a document to render or frame.
+		g.Header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	} else {
 		g.Header("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	}
 	r, ok := c.table[g.Request.Method+" "+g.FullPath()]
