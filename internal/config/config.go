@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/outbound"
 )
 
 // DefaultAudienceBase is the audience base of the public Pingstreams/Tiledesk service.
@@ -35,6 +37,9 @@ type Config struct {
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	Vault          Vault
 	Security       Security // security.go
+	// Outbound is the policy of server-side fetches (JWKS): outbound.go,
+	// PINGAUTH_OUTBOUND_ALLOW, PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK.
+	Outbound outbound.Policy
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -150,5 +155,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	sec, secErrs := securityFromEnv(get, dur)
 	c.Security, errs = sec, append(errs, secErrs...)
+	ob, obErrs := outboundFromEnv(get)
+	c.Outbound, errs = ob, append(errs, obErrs...)
 	return c, errors.Join(errs...)
 }
