@@ -130,7 +130,7 @@ func New(o Options) *Client {
 		c.tls = &tls.Config{}
 	}
 	c.tls.MinVersion = max(c.tls.MinVersion, tls.VersionTLS12)
-	c.tls.NextProtos = []string{"http/1.1"}
+	c.tls.NextProtos = []string{"http/1.1"} // dialTLS makes the connections: HTTP/1.1 only
 	c.transport = &http.Transport{
 		Proxy:                  nil, // never HTTP(S)_PROXY: the proxy would dial what we refuse
 		DialContext:            c.dialPlain,
