@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
@@ -50,9 +50,14 @@ type StackOptions struct {
 	// when changed by another process (in-process changes apply at once).
 	CacheTTL time.Duration
 	// JWKS tunes the IdP key cache (tests shorten MinRefetch).
-	JWKS    idp.JWKSOptions
-	Log     *slog.Logger
-	Secrets idp.SecretBackend
+	JWKS idp.JWKSOptions
+	// Outbound is the client for server-side fetches (JWKS; JWKS.Client,
+	// when set, takes precedence). nil: the strict policy (https, public
+	// addresses only). JWKS URLs are validated on save under the policy of
+	// the client that fetches them.
+	Outbound *outbound.Client
+	Log      *slog.Logger
+	Secrets  idp.SecretBackend
 	// SecretCacheTTL is how long an exchange-mode HS secret is served from
 	// memory before one background refresh (PINGAUTH_SECRET_CACHE_TTL; zero:
 	// idp.DefaultHSSecretTTL). While the secret store is down the cached
@@ -71,15 +76,19 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = 10 * time.Second
 	}
-	if o.JWKS.Client == nil {
-		o.JWKS.Client = &http.Client{Timeout: 5 * time.Second}
-	}
 	if o.JWKS.Log == nil {
 		o.JWKS.Log = o.Log
 	}
+	if o.JWKS.Client == nil {
+		if o.Outbound == nil {
+			o.Outbound = outbound.New(outbound.Options{Log: o.Log})
+		}
+		o.JWKS.Client = o.Outbound
+	}
 	repo := mapping.NewRepo(db)
 	keys := apikey.NewVerifier(apikey.NewRepo(db), o.CacheTTL, o.Log)
-	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets), idp.NewJWKSCache(o.JWKS), o.CacheTTL, nil,
+	jwks := idp.NewJWKSCache(o.JWKS)
+	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets, idp.WithURLPolicy(jwks.Policy())), jwks, o.CacheTTL, nil,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	settings := mapping.NewCache(repo, o.CacheTTL)
 	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL,

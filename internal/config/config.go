@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	DenyEmails token.EmailDenyList
 	Vault      Vault
 	Security   Security // security.go
+	// Outbound is the policy of server-side fetches (JWKS): outbound.go,
+	// PINGAUTH_OUTBOUND_ALLOW, PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK.
+	Outbound outbound.Policy
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -166,5 +170,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	sec, secErrs := securityFromEnv(get, dur)
 	c.Security, errs = sec, append(errs, secErrs...)
+	ob, obErrs := outboundFromEnv(get)
+	c.Outbound, errs = ob, append(errs, obErrs...)
 	return c, errors.Join(errs...)
 }

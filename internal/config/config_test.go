@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +20,26 @@ func TestDefaults(t *testing.T) {
 		c.DefaultTTL != 15*time.Minute || c.PublicURL != "http://127.0.0.1:8080" || c.MasterKeyFile != "data/master.key" {
 		t.Fatalf("defaults = %+v", c)
 	}
+	if o := c.Outbound; o.AllowHTTPLoopback || o.AllowCIDRs != nil || o.AllowHosts != nil {
+		t.Fatalf("outbound defaults = %+v, want the strict policy", o)
+	}
 }
 
 func TestValidationNamesTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
-		"PINGAUTH_TOKEN_TTL":         {"PINGAUTH_TOKEN_TTL": "1s"},
-		"PINGAUTH_SECRET_GRACE":      {"PINGAUTH_SECRET_GRACE": "soon"},
-		"PINGAUTH_AUDIENCE_BASE":     {"PINGAUTH_AUDIENCE_BASE": "tiledesk.com"},
-		"PINGAUTH_SECRET_BACKEND":    {"PINGAUTH_SECRET_BACKEND": "s3"},
-		"VAULT_ADDR":                 {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_TOKEN": "x"},
-		"VAULT_TOKEN":                {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
-		"PINGAUTH_LOG_FORMAT":        {"PINGAUTH_LOG_FORMAT": "xml"},
-		"PINGAUTH_DATABASE_URL":      {"PINGAUTH_DATABASE_URL": "mysql://x"},
-		"PINGAUTH_HASH_WORKERS":      {"PINGAUTH_HASH_WORKERS": "-1"},
-		"PINGAUTH_HASH_COOLDOWN_PCT": {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
+		"PINGAUTH_TOKEN_TTL":                    {"PINGAUTH_TOKEN_TTL": "1s"},
+		"PINGAUTH_SECRET_GRACE":                 {"PINGAUTH_SECRET_GRACE": "soon"},
+		"PINGAUTH_AUDIENCE_BASE":                {"PINGAUTH_AUDIENCE_BASE": "tiledesk.com"},
+		"PINGAUTH_SECRET_BACKEND":               {"PINGAUTH_SECRET_BACKEND": "s3"},
+		"VAULT_ADDR":                            {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_TOKEN": "x"},
+		"VAULT_TOKEN":                           {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
+		"PINGAUTH_LOG_FORMAT":                   {"PINGAUTH_LOG_FORMAT": "xml"},
+		"PINGAUTH_DATABASE_URL":                 {"PINGAUTH_DATABASE_URL": "mysql://x"},
+		"PINGAUTH_HASH_WORKERS":                 {"PINGAUTH_HASH_WORKERS": "-1"},
+		"PINGAUTH_HASH_COOLDOWN_PCT":            {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
+		"PINGAUTH_OUTBOUND_ALLOW":               {"PINGAUTH_OUTBOUND_ALLOW": "https://idp.corp.example"},
+		"PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK": {"PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK": "maybe"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -42,5 +49,49 @@ func TestValidationNamesTheVariable(t *testing.T) {
 				t.Fatalf("err = %v, want mention of %s", err, name)
 			}
 		})
+	}
+}
+
+func TestOutbound(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(func(k string) string {
+		return map[string]string{
+			"PINGAUTH_OUTBOUND_ALLOW":               "10.0.0.0/8, idp.corp.example., 192.168.1.10 ,fd00::/8,IdP.VPC.example,10.1.2.3/16",
+			"PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK": "true",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Outbound
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.10/32"), netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("10.1.0.0/16")}
+	if !slices.Equal(o.AllowCIDRs, want) || !slices.Equal(o.AllowHosts, []string{"idp.corp.example", "idp.vpc.example"}) || !o.AllowHTTPLoopback {
+		t.Fatalf("outbound = %+v", o)
+	}
+	if o.CheckAddr("idp.vpc.example", netip.MustParseAddr("172.16.0.1")) != nil || o.CheckAddr("x", netip.MustParseAddr("10.9.9.9")) != nil ||
+		o.CheckAddr("x", netip.MustParseAddr("172.16.0.1")) == nil {
+		t.Fatal("the parsed policy does not admit what was listed, and only that")
+	}
+	for _, bad := range []string{"0.0.0.0/0", "::/0", "10.0.0.0/33", "https://idp.corp.example", "idp_corp.example", "-idp.example", "1.2.3", "*.corp.example", "idp..example"} {
+		_, err := config.FromEnv(func(k string) string {
+			if k == "PINGAUTH_OUTBOUND_ALLOW" {
+				return bad
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "PINGAUTH_OUTBOUND_ALLOW") {
+			t.Errorf("PINGAUTH_OUTBOUND_ALLOW=%q: err = %v", bad, err)
+		}
+	}
+	for v, on := range map[string]bool{"": false, "false": false, "0": false, "off": false, "TRUE": true, "1": true, "yes": true} {
+		c, err := config.FromEnv(func(k string) string {
+			if k == "PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.Outbound.AllowHTTPLoopback != on {
+			t.Errorf("PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK=%q: %v %v", v, c.Outbound.AllowHTTPLoopback, err)
+		}
 	}
 }

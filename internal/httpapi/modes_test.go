@@ -28,6 +28,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/idp"
+	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -121,6 +122,8 @@ func newModesEnvWith(t testing.TB, db *store.DB, passwords bridge.Passwords, tun
 		CacheTTL: time.Minute,
 		Secrets:  sealed,
 		JWKS:     idp.JWKSOptions{MinRefetch: time.Nanosecond},
+		// The test IdPs are httptest servers on 127.0.0.1.
+		Outbound: outbound.New(outbound.Options{Policy: outbound.Policy{AllowHTTPLoopback: true}}),
 	}
 	if tune != nil {
 		tune(&so)
@@ -586,6 +589,43 @@ func TestExchangeModeJWKS(t *testing.T) {
 		// The token is for project A's IdP; project B has none and exchange disabled.
 		if code, _ := exchange(t, e, mProjB, upstream(t, jwt.SigningMethodRS256, "k2", k2, nil)); code != 403 {
 			t.Fatalf("project B: %d, want 403", code)
+		}
+	})
+}
+
+// A JWKS URL that redirects to another host is not followed: the exchange
+// fails with the uniform 503, which names no host, port or redirect.
+func TestExchangeModeJWKSRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		e := newModesEnv(t, db, nil)
+		evil := newJWKSServer(t)
+		evil.serve(rsaJWK("k1", attacker))
+		redirector := httptest.NewServer(http.RedirectHandler(evil.srv.URL+"/jwks", http.StatusFound))
+		t.Cleanup(redirector.Close)
+		e.setModes(t, mProjA, "exchange")
+		e.admin(t, "PUT", mProjA+"/idp", `{"issuer":"`+idpIss+`","jwks_url":"`+redirector.URL+`/jwks","audiences":["`+idpAud+`"]}`, 200)
+		code, b := exchange(t, e, mProjA, upstream(t, jwt.SigningMethodRS256, "k1", attacker, nil))
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503: %s", code, b)
+		}
+		var body httpapi.ErrorBody
+		if err := json.Unmarshal(b, &body); err != nil || body.Error.Message != "could not fetch the identity provider's keys; try again later" {
+			t.Fatalf("body %s", b)
+		}
+		for _, leak := range []string{"127.0.0.1", evil.srv.Listener.Addr().String(), "redirect", "outbound"} {
+			if strings.Contains(string(b), leak) {
+				t.Fatalf("response reveals %q: %s", leak, b)
+			}
+		}
+		if n := evil.fetches.Load(); n != 0 {
+			t.Fatalf("the redirect target was fetched %d times", n)
+		}
+		// An internal address is refused when saved, naming the field.
+		b = e.admin(t, "PUT", mProjA+"/idp", `{"issuer":"x","audiences":["a"],"jwks_url":"https://169.254.169.254/jwks"}`, 400)
+		if err := json.Unmarshal(b, &body); err != nil || body.Error.Field != "jwks_url" {
+			t.Fatalf("body %s", b)
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -70,8 +70,9 @@ func (c *Config) Leeway() time.Duration { return time.Duration(c.LeewaySeconds) 
 // Symmetric reports whether the issuer signs with a shared HS secret.
 func (c *Config) Symmetric() bool { return c.JWKSURL == "" }
 
-// validate normalises c; hasSecret tells whether an HS secret is (or will be) stored.
-func (c *Config) validate(hasSecret bool) error {
+// validate normalises c; hasSecret tells whether an HS secret is (or will
+// be) stored; urls is the outbound policy the JWKS will be fetched under.
+func (c *Config) validate(hasSecret bool, urls outbound.Policy) error {
 	c.Issuer = strings.TrimSpace(c.Issuer)
 	c.JWKSURL = strings.TrimSpace(c.JWKSURL)
 	if c.Issuer == "" || len(c.Issuer) > 512 {
@@ -84,7 +85,7 @@ func (c *Config) validate(hasSecret bool) error {
 		return apperr.Invalid("jwks_url", "a JWKS URL or an HS secret is required")
 	}
 	if c.JWKSURL != "" {
-		if err := ValidateJWKSURL(c.JWKSURL); err != nil {
+		if err := ValidateJWKSURL(c.JWKSURL, urls); err != nil {
 			return err
 		}
 	}
@@ -126,22 +127,29 @@ func (c *Config) validate(hasSecret bool) error {
 	return nil
 }
 
-// ValidateJWKSURL accepts https URLs, and http only for loopback hosts (tests, sidecars).
-func ValidateJWKSURL(raw string) error {
+// ValidateJWKSURL checks a JWKS URL when it is configured, under the
+// outbound policy it will be fetched with (outbound.Policy.CheckURL): an
+// absolute https URL without user info or fragment; http only to a
+// loopback host when the policy allows it (tests); an IP literal must be an
+// admissible address. A host name is checked again on every fetch, on the
+// addresses it resolves to.
+func ValidateJWKSURL(raw string, p outbound.Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return apperr.Invalid("jwks_url", "jwks_url must be an absolute https URL")
 	}
-	switch u.Scheme {
-	case "https":
+	err = p.CheckURL(u)
+	switch {
+	case err == nil:
 		return nil
-	case "http":
-		h := u.Hostname()
-		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
+	case errors.Is(err, outbound.ErrScheme) && p.AllowHTTPLoopback:
+		return apperr.Invalid("jwks_url", "jwks_url must use https (http is accepted only for loopback addresses)")
+	case errors.Is(err, outbound.ErrScheme):
+		return apperr.Invalid("jwks_url", "jwks_url must use https")
+	case errors.Is(err, outbound.ErrBlockedAddress):
+		return apperr.Invalid("jwks_url", "jwks_url must not point to a loopback, private, link-local or reserved address")
 	}
-	return apperr.Invalid("jwks_url", "jwks_url must use https (http is accepted only for loopback addresses)")
+	return apperr.Invalid("jwks_url", "jwks_url must be an absolute https URL")
 }
 
 func truncate(s string, n int) string {
@@ -162,10 +170,25 @@ type SecretBackend interface {
 type Repo struct {
 	db      *store.DB
 	secrets SecretBackend
+	urls    outbound.Policy // JWKS URLs are validated under it
 }
 
+// RepoOption tunes NewRepo.
+type RepoOption func(*Repo)
+
+// WithURLPolicy sets the outbound policy a JWKS URL must satisfy when it is
+// saved: the policy of the client that fetches it (JWKSCache.Policy). The
+// default is the strict zero Policy (https, public addresses).
+func WithURLPolicy(p outbound.Policy) RepoOption { return func(r *Repo) { r.urls = p } }
+
 // NewRepo returns an IdP config repository.
-func NewRepo(db *store.DB, secrets SecretBackend) *Repo { return &Repo{db: db, secrets: secrets} }
+func NewRepo(db *store.DB, secrets SecretBackend, opts ...RepoOption) *Repo {
+	r := &Repo{db: db, secrets: secrets}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
 
 // Get loads the project's issuer config.
 func (r *Repo) Get(ctx context.Context, projectID string) (*Config, error) {
@@ -191,7 +214,7 @@ func (r *Repo) Put(ctx context.Context, c *Config, hsSecret []byte, actor string
 		return apperr.Invalid("hs_secret", "the HS secret must be %d to %d bytes", MinHSSecretLen, MaxHSSecretLen)
 	}
 	keepSecret := hsSecret == nil && c.JWKSURL == "" && prev != nil && prev.HSSecretVersion > 0
-	if err := c.validate(hsSecret != nil || keepSecret); err != nil {
+	if err := c.validate(hsSecret != nil || keepSecret, r.urls); err != nil {
 		return err
 	}
 	switch {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/pingstreams/pingauth/internal/outbound"
 )
 
 // maxJWKSBytes bounds a JWKS document.
@@ -148,7 +149,7 @@ type jwksSet struct {
 // older than maxAge; an unknown kid triggers a refetch, at most once per
 // minRefetch per URL, so forged kids cannot make us hammer the IdP.
 type JWKSCache struct {
-	client     *http.Client
+	client     *outbound.Client
 	maxAge     time.Duration
 	minRefetch time.Duration
 	log        *slog.Logger
@@ -161,7 +162,10 @@ type JWKSCache struct {
 
 // JWKSOptions configure a JWKSCache; zero values pick defaults.
 type JWKSOptions struct {
-	Client     *http.Client  // default: 5s timeout
+	// Client fetches key sets. Default: the strict outbound policy (https,
+	// public addresses only, no redirects). Tests serving a JWKS from
+	// httptest pass one with Policy.AllowHTTPLoopback.
+	Client     *outbound.Client
 	MaxAge     time.Duration // default 1h
 	MinRefetch time.Duration // default 30s
 	Log        *slog.Logger
@@ -170,9 +174,6 @@ type JWKSOptions struct {
 
 // NewJWKSCache returns a cache.
 func NewJWKSCache(o JWKSOptions) *JWKSCache {
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: 5 * time.Second}
-	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = time.Hour
 	}
@@ -181,6 +182,9 @@ func NewJWKSCache(o JWKSOptions) *JWKSCache {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Client == nil {
+		o.Client = outbound.New(outbound.Options{MaxBodyBytes: maxJWKSBytes, Log: o.Log})
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -265,18 +269,17 @@ func (c *JWKSCache) fetch(ctx context.Context, url string) ([]publicKey, error) 
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.client.Do(req)
+	// The outbound client refuses redirects, internal addresses and plain
+	// http, bounds the body and logs the reason of a failure; its error
+	// says only "outbound request failed".
+	resp, err := c.client.Do(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("jwks: fetch %s: %w", url, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("jwks: fetch %s: HTTP %d", url, resp.StatusCode)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("jwks: read %s: %w", url, err)
-	}
+	data := resp.Body
 	if len(data) > maxJWKSBytes {
 		return nil, fmt.Errorf("jwks: %s is larger than %d bytes", url, maxJWKSBytes)
 	}
@@ -289,6 +292,10 @@ func (c *JWKSCache) fetch(ctx context.Context, url string) ([]publicKey, error) 
 	}
 	return keys, nil
 }
+
+// Policy is the outbound policy the key sets are fetched under; a JWKS URL
+// is validated against it when it is configured.
+func (c *JWKSCache) Policy() outbound.Policy { return c.client.Policy() }
 
 // Forget drops the cached set of url (the config changed).
 func (c *JWKSCache) Forget(url string) {

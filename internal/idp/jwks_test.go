@@ -8,13 +8,19 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/outbound"
 )
 
 func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -78,7 +84,8 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	c := NewJWKSCache(JWKSOptions{MinRefetch: 30 * time.Second, MaxAge: time.Hour, Now: clock})
+	loopback := outbound.New(outbound.Options{Policy: outbound.Policy{AllowHTTPLoopback: true}})
+	c := NewJWKSCache(JWKSOptions{Client: loopback, MinRefetch: 30 * time.Second, MaxAge: time.Hour, Now: clock})
 	ctx := context.Background()
 	if ks, err := c.Keys(ctx, srv.URL, "k1", "RS256"); err != nil || len(ks) != 1 {
 		t.Fatalf("first fetch: %v %d", err, len(ks))
@@ -118,17 +125,40 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 
 func TestValidateJWKSURL(t *testing.T) {
 	t.Parallel()
-	for u, ok := range map[string]bool{
-		"https://idp.example.com/.well-known/jwks.json": true,
-		"http://127.0.0.1:8080/jwks":                    true,
-		"http://localhost/jwks":                         true,
-		"http://idp.example.com/jwks":                   false,
-		"ftp://idp.example.com/jwks":                    false,
-		"https://user:pw@idp.example.com/jwks":          false,
-		"/jwks":                                         false,
+	strict := outbound.Policy{}
+	loop := outbound.Policy{AllowHTTPLoopback: true}
+	for _, tc := range []struct {
+		p    outbound.Policy
+		url  string
+		want string // "" accepted, else a piece of the message
+	}{
+		{strict, "https://idp.example.com/.well-known/jwks.json", ""},
+		{loop, "https://idp.example.com/.well-known/jwks.json", ""},
+		{strict, "http://127.0.0.1:8080/jwks", "must use https"},
+		{strict, "http://localhost/jwks", "must use https"},
+		{loop, "http://127.0.0.1:8080/jwks", ""},
+		{loop, "http://localhost/jwks", ""},
+		{strict, "http://idp.example.com/jwks", "must use https"},
+		{loop, "http://idp.example.com/jwks", "http is accepted only for loopback"},
+		{strict, "https://127.0.0.1/jwks", "must not point to a loopback"},
+		{strict, "https://169.254.169.254/latest/meta-data/", "must not point to a loopback"},
+		{strict, "https://[::ffff:10.0.0.1]/jwks", "must not point to a loopback"},
+		{outbound.Policy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "https://10.1.2.3/jwks", ""},
+		{strict, "ftp://idp.example.com/jwks", "must use https"},
+		{strict, "https://user:pw@idp.example.com/jwks", "absolute https URL"},
+		{strict, "https://idp.example.com/jwks#frag", "absolute https URL"},
+		{strict, "/jwks", "absolute https URL"},
 	} {
-		if err := ValidateJWKSURL(u); (err == nil) != ok {
-			t.Errorf("ValidateJWKSURL(%q) = %v, want ok=%v", u, err, ok)
+		err := ValidateJWKSURL(tc.url, tc.p)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("ValidateJWKSURL(%q, %+v) = %v, want ok", tc.url, tc.p, err)
+			}
+			continue
+		}
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || !errors.Is(err, apperr.ErrInvalid) || ae.Field != "jwks_url" || !strings.Contains(ae.Message, tc.want) {
+			t.Errorf("ValidateJWKSURL(%q, %+v) = %v, want a jwks_url 4xx saying %q", tc.url, tc.p, err, tc.want)
 		}
 	}
 }
