@@ -121,8 +121,12 @@ func (p *peer) assertVisitor(t *testing.T, projectID, widgetToken, wantID string
 	if id, _ := s.user["_id"].(string); wantID != "" && id != wantID {
 		t.Errorf("visitor _id %q, want %q", id, wantID)
 	}
-	if email, _ := s.user["email"].(string); strings.EqualFold(email, p.ownerEmail) {
-		t.Errorf("the session carries the project owner's email")
+	// A visitor's user is the token's own claims: never a dashboard role.
+	if role, _ := s.user["role"].(string); role != "" {
+		t.Errorf("the session carries role %q", role)
+	}
+	if sub, _ := s.user["sub"].(string); sub != "userexternal" {
+		t.Errorf("the session's user is not a visitor (sub %q): %v", sub, s.user)
 	}
 	for _, path := range []string{"/" + projectID + "/project_users", "/" + projectID + "/requests"} {
 		if code, _ := p.call(t, "GET", path, s.token, nil); code == 200 {
