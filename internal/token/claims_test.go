@@ -173,3 +173,41 @@ func TestEmailDenyList(t *testing.T) {
 		t.Error("an over-long list accepted")
 	}
 }
+
+// FuzzSignClaims: for any JSON object of attributes, the signed payload's
+// top-level members are within token.Claims and its `attributes` pass the
+// policy (no refused key at any depth).
+func FuzzSignClaims(f *testing.F) {
+	for _, s := range []string{`{"plan":"gold"}`, `{"isSuperadmin":true}`, `{"a":{"__proto__":{"b":1}}}`,
+		`{"role":"owner","sub":"bot","_doc":{"_id":"x"}}`, `{"l":[{"constructor":1},{"PROTOTYPE":[]}]}`} {
+		f.Add(s)
+	}
+	key := token.Key{Version: 1, Value: []byte("0123456789abcdef0123456789abcdef")}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var attrs map[string]any
+		if json.Unmarshal([]byte(raw), &attrs) != nil {
+			return
+		}
+		iss, err := token.Sign("https://tiledesk.com/projects/p", key, token.Identity{ID: "v", Attributes: attrs}, time.Minute, time.Now())
+		if err != nil {
+			return // unencodable values are refused, never emitted
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(iss.Raw, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims map[string]any
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatalf("payload is not JSON: %v", err)
+		}
+		for k := range claims {
+			if !slices.Contains(token.Claims, k) {
+				t.Fatalf("top-level claim %q emitted", k)
+			}
+		}
+		emitted, _ := claims["attributes"].(map[string]any)
+		if err := token.CheckAttributes(emitted); err != nil {
+			t.Fatalf("emitted attributes refused by the policy: %v", err)
+		}
+	})
+}
