@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/audience"
 )
 
 // DefaultAudienceBase is the audience base of the public Pingstreams/Tiledesk service.
@@ -114,8 +116,10 @@ func FromEnv(getenv Getenv) (Config, error) {
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
-	if u, err := url.Parse(c.AudienceBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("PINGAUTH_AUDIENCE_BASE: %q must be an absolute http(s) URL", c.AudienceBase))
+	if b, err := audience.NormalizeBase(c.AudienceBase); err != nil {
+		errs = append(errs, fmt.Errorf("PINGAUTH_AUDIENCE_BASE: %q must be an http(s) URL of the form scheme://host[:port] (no path, query, fragment or userinfo)", truncate(c.AudienceBase, 80)))
+	} else {
+		c.AudienceBase = b
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PINGAUTH_PUBLIC_URL: %q must be an absolute http(s) URL", c.PublicURL))

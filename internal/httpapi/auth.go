@@ -210,8 +210,24 @@ func (s *Server) authenticate(c *gin.Context) {
 	s.issue(c, p, id)
 }
 
+// audience returns the project's `aud`, logging (as a warning: it needs an
+// operator, not a retry) an audience base that would not give exactly
+// <base>/projects/<id>; the caller answers with the error instead of a token.
+func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
+	aud, err := p.Audience(s.d.AudienceBase)
+	if err != nil && s.d.Log != nil {
+		s.d.Log.WarnContext(c.Request.Context(), "project audience is invalid; not minting", "project_id", p.ID, "request_id", RequestID(c), "error", err.Error())
+	}
+	return aud, err
+}
+
 // issue signs a token for id with the project's current secret and writes the response.
 func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
+	aud, err := s.audience(c, p)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
 	kr, err := s.d.Keyrings.Get(c.Request.Context(), p.ID)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
@@ -220,7 +236,7 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
-	iss, err := token.Sign(p.Audience(s.d.AudienceBase), token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
+	iss, err := token.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
 	if err != nil {
 		WriteError(c, s.d.Log, err)
 		return

@@ -112,13 +112,18 @@ func (s *Server) verify(c *gin.Context) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
+	aud, err := s.audience(c, p)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
 	now := s.d.Now()
 	versions := kr.Verifying(now)
 	keys := make([]token.Key, 0, len(versions))
 	for _, v := range versions {
 		keys = append(keys, token.Key{Version: v.Version, Value: v.Value})
 	}
-	claims, err := token.Verify(raw, token.VerifyOptions{Audience: p.Audience(s.d.AudienceBase), Keys: keys, Leeway: s.d.Security.JWTLeeway, Now: s.d.Now})
+	claims, err := token.Verify(raw, token.VerifyOptions{Audience: aud, Keys: keys, Leeway: s.d.Security.JWTLeeway, Now: s.d.Now})
 	if err != nil {
 		c.JSON(http.StatusOK, VerifyResponse{Error: token.Reason(err)})
 		return

@@ -331,7 +331,7 @@ func (c *Console) projectView(g *gin.Context, p *project.Project) projectView {
 	if s.Versions == nil {
 		s.Versions = nil
 	}
-	return projectView{Project: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: c.d.PublicURL + "/auth/" + p.ID, Secret: s}
+	return projectView{Project: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: c.d.PublicURL + "/auth/" + p.ID, Secret: s}
 }
 
 func (c *Console) apiProjects(g *gin.Context) {

@@ -363,7 +363,7 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 		}
 	}
 	return &projectPage{
-		P: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
+		P: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
 		Snippet:    pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),
 		Modes:      modes,
