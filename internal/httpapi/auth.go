@@ -124,24 +124,21 @@ func (s *Server) cors(c *gin.Context, p *project.Project) error {
 	if origin == "" {
 		return nil
 	}
-	if !p.AllowsOrigin(origin) && !s.sameOrigin(c, origin) {
-		return apperr.Forbidden("origin not allowed for this project")
+	if !p.AllowsOrigin(origin) && !s.sameOrigin(origin) {
+		return &apperr.Error{Kind: apperr.ErrForbidden, Field: "origin", Message: "origin not allowed for this project"}
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
 	return nil
 }
 
-// sameOrigin reports whether origin is this service itself (its public URL,
-// or the host the request was sent to): pages we serve may always call /auth.
-func (s *Server) sameOrigin(c *gin.Context, origin string) bool {
-	if s.selfOrigin != "" && strings.EqualFold(origin, s.selfOrigin) {
-		return true
-	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return strings.EqualFold(origin, scheme+"://"+c.Request.Host)
+// sameOrigin reports whether origin is this service itself, as configured by
+// PINGAUTH_PUBLIC_URL (Deps.PublicURL): pages we serve (the example page) may
+// always call /auth. Never the request's Host header: whoever sends the
+// request chooses it, so "Host: evil.test" with "Origin: http://evil.test"
+// would make any origin "same origin". Without a public URL only the
+// project's allowed origins count.
+func (s *Server) sameOrigin(origin string) bool {
+	return s.selfOrigin != "" && strings.EqualFold(origin, s.selfOrigin)
 }
 
 func (s *Server) authPreflight(c *gin.Context) {
