@@ -153,6 +153,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
 	}
 	sec, secErrs := securityFromEnv(get, dur)
+	sec.LoopbackOnly = LoopbackAddr(c.Addr)
 	c.Security, errs = sec, append(errs, secErrs...)
 	return c, errors.Join(errs...)
 }
