@@ -63,10 +63,8 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
-			return req, apperr.Invalid("body", "unexpected data after JSON object")
-		} else if err != nil {
-			return req, apperr.Invalid("body", "body must be a JSON object with email or username and password")
+		if err := DecodeStrictJSON(data, &req); err != nil {
+			return req, InvalidJSON(err, "the body must be a JSON object with email or username and password")
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))

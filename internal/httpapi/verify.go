@@ -53,10 +53,8 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 	var req VerifyRequest
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
-			return "", apperr.Invalid("body", "unexpected data after JSON object")
-		} else if err != nil {
-			return "", apperr.Invalid("body", `body must be a JSON object {"token": "..."}`)
+		if err := DecodeStrictJSON(data, &req); err != nil {
+			return "", InvalidJSON(err, `the body must be a JSON object {"token": "..."}`)
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))
