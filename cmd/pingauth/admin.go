@@ -242,7 +242,7 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 		return err
 	}
 	_ = a.Audit.Record(ctx, auditEvent("project.create", p.TenantID, p.ID, p.ID))
-	fmt.Fprintf(c.stdout, "project %s created in tenant %s (audience %s)\n", p.ID, p.TenantID, p.Audience(a.Config.AudienceBase))
+	fmt.Fprintf(c.stdout, "project %s created in tenant %s (audience %s)\n", p.ID, p.TenantID, p.AudienceText(a.Config.AudienceBase))
 	fmt.Fprintf(c.stdout, "next: set its shared secret with: pingauth secret set -project %s < secret.txt\n", p.ID)
 	return nil
 }
@@ -287,7 +287,7 @@ func (c *cli) projectShow(ctx context.Context, a *app.App, args []string) error 
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"project": p, "audience": p.Audience(a.Config.AudienceBase), "auth_url": a.Config.PublicURL + "/auth/" + p.ID, "secret_versions": vs}
+	out := map[string]any{"project": p, "audience": p.AudienceText(a.Config.AudienceBase), "auth_url": a.Config.PublicURL + "/auth/" + p.ID, "secret_versions": vs}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

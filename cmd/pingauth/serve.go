@@ -47,8 +47,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	if cfg.Security.Metrics && cfg.Security.MetricsToken == "" && strings.HasPrefix(cfg.PublicURL, "https://") {
-		log.Warn("/metrics is served without PINGAUTH_METRICS_TOKEN; block it at the proxy or set a token")
+	if w := metricsWarning(cfg); w != "" {
+		log.Warn(w, "addr", cfg.Addr)
 	}
 	log.Info("pingauth listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"database", string(a.DB.Dialect), "key_store", a.Backend.Name())
@@ -70,4 +70,21 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsWarning is the one startup warning about /metrics ("" for none):
+// without PINGAUTH_METRICS_TOKEN a server that listens beyond loopback
+// answers /metrics with 401, and one on loopback behind an https proxy may
+// be exposing it through that proxy.
+func metricsWarning(cfg config.Config) string {
+	sec := cfg.Security
+	switch {
+	case !sec.Metrics || sec.MetricsToken != "":
+		return ""
+	case !sec.LoopbackOnly:
+		return "/metrics answers 401: PINGAUTH_ADDR is not loopback-only and PINGAUTH_METRICS_TOKEN is not set; set a token (or PINGAUTH_METRICS=off)"
+	case strings.HasPrefix(cfg.PublicURL, "https://"):
+		return "/metrics is served without PINGAUTH_METRICS_TOKEN; block it at the proxy or set a token"
+	}
+	return ""
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 )
 
@@ -337,4 +338,33 @@ func jwtHeaderKid(tok string) (string, error) {
 	}
 	err = json.Unmarshal(b, &h)
 	return h.Kid, err
+}
+
+// TestMetricsStartupWarning: the one startup warning about /metrics.
+func TestMetricsStartupWarning(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string // substring; "" = no warning
+	}{
+		{"loopback, plain http", map[string]string{"PINGAUTH_ADDR": "127.0.0.1:8080"}, ""},
+		{"loopback behind https", map[string]string{"PINGAUTH_ADDR": "127.0.0.1:8080", "PINGAUTH_PUBLIC_URL": "https://auth.example.com"}, "block it at the proxy"},
+		{"all interfaces, no token", map[string]string{"PINGAUTH_ADDR": "0.0.0.0:8080"}, "/metrics answers 401"},
+		{"all interfaces, token", map[string]string{"PINGAUTH_ADDR": "0.0.0.0:8080", "PINGAUTH_METRICS_TOKEN": "metrics-token-0123456789"}, ""},
+		{"all interfaces, metrics off", map[string]string{"PINGAUTH_ADDR": "0.0.0.0:8080", "PINGAUTH_METRICS": "off"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := config.FromEnv(func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := metricsWarning(cfg)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Fatalf("metricsWarning = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -109,10 +109,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck))
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
-		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails,
+		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg),
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
 	return a, nil
+}
+
+// projectLabel is the "project" metric label of the bridge's counters: the
+// id, or httpapi.NoProjectLabel with PINGAUTH_METRICS_PROJECT_LABELS=off.
+func projectLabel(cfg config.Config) func(string) string {
+	if !cfg.Security.MetricsProjectLabels {
+		return func(string) string { return httpapi.NoProjectLabel }
+	}
+	return nil // the id
 }
 
 func openBackend(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (secret.Backend, error) {

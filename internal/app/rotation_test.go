@@ -151,7 +151,10 @@ func TestAuthSignsWithNewSecretAfterRotation(t *testing.T) {
 				srv := httptest.NewServer(a.HTTP())
 				defer srv.Close()
 				url := srv.URL + "/auth/" + p.ID
-				aud := p.Audience(a.Config.AudienceBase)
+				aud, err := p.Audience(a.Config.AudienceBase)
+				if err != nil {
+					t.Fatal(err)
+				}
 				verify := func(raw string, keys ...token.Key) error {
 					_, err := token.Verify(raw, token.VerifyOptions{Audience: aud, Keys: keys})
 					return err

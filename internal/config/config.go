@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/audience"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -134,8 +135,10 @@ func FromEnv(getenv Getenv) (Config, error) {
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
-	if u, err := url.Parse(c.AudienceBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("PINGAUTH_AUDIENCE_BASE: %q must be an absolute http(s) URL", c.AudienceBase))
+	if b, err := audience.NormalizeBase(c.AudienceBase); err != nil {
+		errs = append(errs, fmt.Errorf("PINGAUTH_AUDIENCE_BASE: %q must be an http(s) URL of the form scheme://host[:port] (no path, query, fragment or userinfo)", truncate(c.AudienceBase, 80)))
+	} else {
+		c.AudienceBase = b
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PINGAUTH_PUBLIC_URL: %q must be an absolute http(s) URL", c.PublicURL))
@@ -169,6 +172,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
 	}
 	sec, secErrs := securityFromEnv(get, dur)
+	sec.LoopbackOnly = LoopbackAddr(c.Addr)
 	c.Security, errs = sec, append(errs, secErrs...)
 	ob, obErrs := outboundFromEnv(get)
 	c.Outbound, errs = ob, append(errs, obErrs...)

@@ -95,3 +95,35 @@ func TestOutbound(t *testing.T) {
 		}
 	}
 }
+
+// TestAudienceBaseIsSchemeHostPort: PINGAUTH_AUDIENCE_BASE goes through the
+// same validator as a project's audience_base (internal/audience).
+func TestAudienceBaseIsSchemeHostPort(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{ // want "": refused
+		{"https://tiledesk.com", "https://tiledesk.com"},
+		{"https://tiledesk.com//", "https://tiledesk.com"},
+		{"HTTPS://Chat.Example.org:8443", "https://chat.example.org:8443"},
+		{"https://tiledesk.com/projects/OTHER#", ""},
+		{"https://tiledesk.com#", ""},
+		{"https://tiledesk.com?x", ""},
+		{"https://tiledesk.com/base", ""},
+		{"https://user@tiledesk.com", ""},
+		{"tiledesk.com", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.FromEnv(func(k string) string { return map[string]string{"PINGAUTH_AUDIENCE_BASE": tc.in}[k] })
+			if tc.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "PINGAUTH_AUDIENCE_BASE") {
+					t.Fatalf("%q: err = %v, want PINGAUTH_AUDIENCE_BASE error", tc.in, err)
+				}
+				return
+			}
+			if err != nil || c.AudienceBase != tc.want {
+				t.Fatalf("%q: AudienceBase = %q, %v; want %q", tc.in, c.AudienceBase, err, tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,7 +38,16 @@ type Security struct {
 	// Metrics enables GET /metrics. PINGAUTH_METRICS (on|off)
 	Metrics bool
 	// MetricsToken, when set, is required as "Authorization: Bearer <token>" on /metrics. PINGAUTH_METRICS_TOKEN
+	// Without one, /metrics is served only when LoopbackOnly; otherwise it answers 401.
 	MetricsToken string
+	// MetricsProjectLabels keeps project ids as the "project" label of the
+	// per-project metrics; off, that label is a constant (no project id is
+	// exposed). PINGAUTH_METRICS_PROJECT_LABELS (on|off, default on)
+	MetricsProjectLabels bool
+	// LoopbackOnly is derived from PINGAUTH_ADDR: the server listens on a
+	// loopback address only (127.0.0.0/8, ::1 or localhost), so /metrics may
+	// be served without a token. See LoopbackAddr.
+	LoopbackOnly bool
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. PINGAUTH_SHUTDOWN_TIMEOUT
 	ShutdownTimeout time.Duration
 	// HashWorkers is how many argon2id hashes may run at once; 0 means half
@@ -101,13 +111,18 @@ func securityFromEnv(get func(k, def string) string, dur func(k string, def time
 	if s.ShutdownTimeout < time.Second || s.ShutdownTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("PINGAUTH_SHUTDOWN_TIMEOUT: %s must be between 1s and 10m", s.ShutdownTimeout))
 	}
-	switch m := strings.ToLower(get("PINGAUTH_METRICS", "on")); m {
-	case "on", "true", "1", "yes":
-		s.Metrics = true
-	case "off", "false", "0", "no":
-	default:
-		errs = append(errs, fmt.Errorf("PINGAUTH_METRICS: %q is not one of on, off", m))
+	onOff := func(k, def string) bool {
+		switch v := strings.ToLower(get(k, def)); v {
+		case "on", "true", "1", "yes":
+			return true
+		case "off", "false", "0", "no":
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is not one of on, off", k, truncate(v, 40)))
+		}
+		return false
 	}
+	s.Metrics = onOff("PINGAUTH_METRICS", "on")
+	s.MetricsProjectLabels = onOff("PINGAUTH_METRICS_PROJECT_LABELS", "on")
 	if s.MetricsToken != "" && len(s.MetricsToken) < 16 {
 		errs = append(errs, fmt.Errorf("PINGAUTH_METRICS_TOKEN: must be at least 16 characters"))
 	}
@@ -121,6 +136,22 @@ func securityFromEnv(get func(k, def string) string, dur func(k string, def time
 		s.TrustedProxies = append(s.TrustedProxies, p)
 	}
 	return s, errs
+}
+
+// LoopbackAddr reports whether a listen address (PINGAUTH_ADDR, host:port)
+// accepts connections on loopback only: its host is a loopback IP
+// (127.0.0.0/8, ::1) or "localhost". An empty host (":8080") listens on every
+// interface and is not loopback.
+func LoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func truncate(s string, n int) string {

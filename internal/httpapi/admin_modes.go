@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,20 +87,10 @@ func decodeStrict(c *gin.Context, v any) error {
 	if len(data) > adminBodyLimit {
 		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
-	if err := DecodeStrictJSON(data, v); errors.Is(err, ErrTrailingData) {
-		return apperr.Invalid("body", "unexpected data after JSON object")
-	} else if err != nil {
-		return apperr.Invalid("body", "body must be a JSON object with the documented fields: %s", clientJSONError(err))
+	if err := DecodeStrictJSON(data, v); err != nil {
+		return InvalidJSON(err, "the body must be a JSON object with the documented fields")
 	}
 	return nil
-}
-
-func clientJSONError(err error) string {
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return msg
 }
 
 func (h *modeAdmin) fail(c *gin.Context, err error) { WriteError(c, h.log, err) }

@@ -63,10 +63,8 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
-			return req, apperr.Invalid("body", "unexpected data after JSON object")
-		} else if err != nil {
-			return req, apperr.Invalid("body", "body must be a JSON object with email or username and password")
+		if err := DecodeStrictJSON(data, &req); err != nil {
+			return req, InvalidJSON(err, "the body must be a JSON object with email or username and password")
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))
@@ -126,24 +124,21 @@ func (s *Server) cors(c *gin.Context, p *project.Project) error {
 	if origin == "" {
 		return nil
 	}
-	if !p.AllowsOrigin(origin) && !s.sameOrigin(c, origin) && (origin != "null" || !s.validExampleTicket(c, p.ID)) {
-		return apperr.Forbidden("origin not allowed for this project")
+	if !p.AllowsOrigin(origin) && !s.sameOrigin(origin) && (origin != "null" || !s.validExampleTicket(c, p.ID)) {
+		return &apperr.Error{Kind: apperr.ErrForbidden, Field: "origin", Message: "origin not allowed for this project"}
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
 	return nil
 }
 
-// sameOrigin reports whether origin is this service itself (its public URL,
-// or the host the request was sent to): pages we serve may always call /auth.
-func (s *Server) sameOrigin(c *gin.Context, origin string) bool {
-	if s.selfOrigin != "" && strings.EqualFold(origin, s.selfOrigin) {
-		return true
-	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return strings.EqualFold(origin, scheme+"://"+c.Request.Host)
+// sameOrigin reports whether origin is this service itself, as configured by
+// PINGAUTH_PUBLIC_URL (Deps.PublicURL): pages we serve (the example page) may
+// always call /auth. Never the request's Host header: whoever sends the
+// request chooses it, so "Host: evil.test" with "Origin: http://evil.test"
+// would make any origin "same origin". Without a public URL only the
+// project's allowed origins count.
+func (s *Server) sameOrigin(origin string) bool {
+	return s.selfOrigin != "" && strings.EqualFold(origin, s.selfOrigin)
 }
 
 func (s *Server) authPreflight(c *gin.Context) {
@@ -212,8 +207,24 @@ func (s *Server) authenticate(c *gin.Context) {
 	s.issue(c, p, id)
 }
 
+// audience returns the project's `aud`, logging (as a warning: it needs an
+// operator, not a retry) an audience base that would not give exactly
+// <base>/projects/<id>; the caller answers with the error instead of a token.
+func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
+	aud, err := p.Audience(s.d.AudienceBase)
+	if err != nil && s.d.Log != nil {
+		s.d.Log.WarnContext(c.Request.Context(), "project audience is invalid; not minting", "project_id", p.ID, "request_id", RequestID(c), "error", err.Error())
+	}
+	return aud, err
+}
+
 // issue signs a token for id with the project's current secret and writes the response.
 func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
+	aud, err := s.audience(c, p)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
 	kr, err := s.d.Keyrings.Get(c.Request.Context(), p.ID)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
@@ -222,7 +233,7 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
-	iss, err := token.Sign(p.Audience(s.d.AudienceBase), token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
+	iss, err := token.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
 	if err != nil {
 		WriteError(c, s.d.Log, err)
 		return

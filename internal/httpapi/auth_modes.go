@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/bridge"
@@ -149,7 +150,12 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 	}
 	switch mt {
 	case "application/json", "":
-		if json.Unmarshal(data, &fields) != nil {
+		if err := DecodeStrictJSON(data, &fields); err != nil {
+			if errors.Is(err, jsontext.ErrDuplicateName) {
+				// {"id_token":"a","id_token":"b"}: the password decoder
+				// would call id_token an unknown field.
+				return "", false, InvalidJSON(err, "")
+			}
 			return "", false, nil // let the password decoder report the error
 		}
 		_, hasID := fields["id_token"]
@@ -161,7 +167,7 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 			return "", true, apperr.Invalid("body", "a token exchange body must be {\"id_token\":\"...\"} or {\"token\":\"...\"} and nothing else")
 		}
 		for _, raw := range fields {
-			if json.Unmarshal(raw, &tok) != nil {
+			if DecodeStrictJSON(raw, &tok) != nil {
 				return "", true, apperr.Invalid("id_token", "id_token must be a string")
 			}
 		}
@@ -237,10 +243,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	u, ok := decodeServerBodyFast(data)
 	if !ok {
 		if u, err = decodeServerBodyReference(data); err != nil {
-			if errors.Is(err, ErrTrailingData) {
-				return nil, apperr.Invalid("body", "unexpected data after JSON object")
-			}
-			return nil, apperr.Invalid("body", "body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"phone\":...,\"attributes\":{...}}} (other claims cannot be set)")
+			return nil, InvalidJSON(err, "the body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"phone\":...,\"attributes\":{...}}} (other claims cannot be set)")
 		}
 	}
 	if u == nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -202,10 +204,62 @@ func TestCORS(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("self-origin POST: %d", resp.StatusCode)
 	}
-	// So is the origin of the host the request was sent to (same-origin page).
+	// The origin of the host the request was sent to is not: the Host header
+	// is the client's to choose (TestCORSSameOriginIsPublicURLNotHost).
 	resp, _ = e.post(t, "/auth/"+projA, "application/json", `{"email":"user@example.com","password":"correct horse battery"}`, map[string]string{"Origin": e.srv.URL})
-	if resp.StatusCode != 200 {
-		t.Fatalf("same-host POST: %d", resp.StatusCode)
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("same-host POST (PINGAUTH_PUBLIC_URL is another origin): %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestCORSSameOriginIsPublicURLNotHost: "same origin" for /auth/<id> is the
+// origin of PINGAUTH_PUBLIC_URL, never the request's Host header; with no
+// public URL only the project's allowed origins count.
+func TestCORSSameOriginIsPublicURLNotHost(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, publicURL, host, origin string
+		allowed                       bool
+	}{
+		{"host header names the attacker", "http://pingauth.test", "evil.test", "http://evil.test", false},
+		{"host header names the attacker, no public url", "", "evil.test", "http://evil.test", false},
+		{"host header is the real host, no public url", "", "127.0.0.1:8080", "http://127.0.0.1:8080", false},
+		{"public url origin", "http://pingauth.test", "evil.test", "http://pingauth.test", true},
+		{"public url origin, case-insensitive", "https://Auth.Example.com/", "auth.example.com", "https://auth.example.com", true},
+		{"public url with path", "https://example.com/pingauth", "example.com", "https://example.com", true},
+		{"project origin", "", "evil.test", "https://shop.example.com", true},
+		{"other scheme of public url", "https://pingauth.test", "pingauth.test", "http://pingauth.test", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httpapi.New(httpapi.Deps{
+				Projects:  memProjects{&project.Project{ID: projA, TenantID: "acme", Name: "A", TokenTTLSeconds: 600, Status: project.StatusActive, AllowedOrigins: []string{"https://shop.example.com"}}},
+				EndUsers:  memUsers{&enduser.User{ExternalID: "u1", Email: "u1@example.com"}},
+				Keyrings:  memKeys{&secret.Keyring{ProjectID: projA, Current: secret.Version{Version: 1, Value: []byte(secretA)}}},
+				PublicURL: tc.publicURL, AudienceBase: "https://tiledesk.com",
+			})
+			for _, method := range []string{http.MethodOptions, http.MethodPost} {
+				req := httptest.NewRequest(method, "/auth/"+projA, strings.NewReader(`{"email":"u1@example.com","password":"correct horse battery"}`))
+				req.Host = tc.host
+				req.Header.Set("Origin", tc.origin)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Access-Control-Request-Method", "POST")
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				acao := w.Header().Get("Access-Control-Allow-Origin")
+				if tc.allowed {
+					if w.Code >= 300 || acao != tc.origin {
+						t.Fatalf("%s Host %q Origin %q: %d ACAO %q, want allowed", method, tc.host, tc.origin, w.Code, acao)
+					}
+					continue
+				}
+				var eb httpapi.ErrorBody
+				if w.Code != http.StatusForbidden || acao != "" || json.Unmarshal(w.Body.Bytes(), &eb) != nil || eb.Error.Code != "forbidden" || eb.Error.Field != "origin" {
+					t.Fatalf("%s Host %q Origin %q: %d ACAO %q %s, want 403 JSON", method, tc.host, tc.origin, w.Code, acao, w.Body)
+				}
+			}
+		})
 	}
 }
 

@@ -186,8 +186,8 @@ func TestBodyLimitsAndBadInput(t *testing.T) {
 			{"content-length over limit", big, "", false, 413, "too_large"},
 			{"chunked over limit", big, "", true, 413, "too_large"},
 			{"NUL in email", `{"email":"user0@example.com\u0000","password":"x"}`, "", false, 400, "invalid_request"},
-			// encoding/json turns invalid UTF-8 into U+FFFD: no such user, no 500.
-			{"invalid UTF-8 in JSON email", "{\"email\":\"us\xffer@example.com\",\"password\":\"x\"}", "", false, 401, "unauthorized"},
+			// Refused by DecodeStrictJSON (encoding/json turned it into U+FFFD: a 401 for no such user).
+			{"invalid UTF-8 in JSON email", "{\"email\":\"us\xffer@example.com\",\"password\":\"x\"}", "", false, 400, "invalid_request"},
 			{"invalid UTF-8 in form email", "email=us%FFer%40example.com&password=x", "application/x-www-form-urlencoded", false, 400, "invalid_request"},
 			{"NUL in form password", "email=user0%40example.com&password=a%00b", "application/x-www-form-urlencoded", false, 400, "invalid_request"},
 			{"control char in username", `{"username":"bob\u0007","password":"x"}`, "", false, 400, "invalid_request"},

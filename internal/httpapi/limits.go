@@ -29,7 +29,7 @@ type hardening struct {
 	authGuard *ratelimit.Guard   // /auth: per IP, per project+login, lockout
 	verifyIP  *ratelimit.Limiter // /auth/<id>/verify: per IP
 	serverIP  *ratelimit.Limiter // /auth with an API key (server mode): per IP
-	metrics   *metrics           // nil when PINGAUTH_METRICS=off
+	metrics   *Metrics           // nil when PINGAUTH_METRICS=off
 	nosniff   []string           // shared header value (never mutated)
 }
 
@@ -56,15 +56,17 @@ func (s *Server) harden() {
 		s.d.Bridge = guardedBridge{Bridge: s.d.Bridge, guard: h.authGuard}
 	}
 	if sec.Metrics {
-		h.metrics = newMetrics(h)
-		if s.d.Projects != nil {
-			s.d.Projects = knownProjects{Projects: s.d.Projects, known: h.metrics.known}
-		}
-		if s.d.Bridge != nil {
-			s.d.Bridge = knownBridge{Bridge: s.d.Bridge, known: h.metrics.known}
+		h.metrics = newMetrics(h, sec.MetricsProjectLabels)
+		if sec.MetricsProjectLabels { // else ProjectLabel is constant: no need to track ids
+			if s.d.Projects != nil {
+				s.d.Projects = knownProjects{Projects: s.d.Projects, known: h.metrics.known}
+			}
+			if s.d.Bridge != nil {
+				s.d.Bridge = knownBridge{Bridge: s.d.Bridge, known: h.metrics.known}
+			}
 		}
 		s.engine.Use(h.metrics.observe)
-		s.engine.GET("/metrics", h.metrics.serve(sec.MetricsToken))
+		s.engine.GET("/metrics", h.metrics.serve(sec.MetricsToken, sec.LoopbackOnly))
 	}
 	s.engine.Use(s.limitRequest)
 }

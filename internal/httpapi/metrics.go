@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strconv"
@@ -20,12 +21,17 @@ import (
 // random ids cannot create unbounded label values.
 const unknownProject = "unknown"
 
+// NoProjectLabel is the value of every "project" label when
+// PINGAUTH_METRICS_PROJECT_LABELS is off: no project id is exposed.
+const NoProjectLabel = "-"
+
 // maxKnownProjects bounds the project label values; beyond it new projects
 // are counted as "unknown" until restart.
 const maxKnownProjects = 10_000
 
-// metrics is the per-Server Prometheus registry and its collectors.
-type metrics struct {
+// Metrics is the per-Server Prometheus registry and its collectors. Code that
+// adds per-project metrics labels them with ProjectLabel.
+type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.HistogramVec // route, method, code
 	authLatency *prometheus.HistogramVec // project
@@ -34,10 +40,12 @@ type metrics struct {
 	verified    *prometheus.CounterVec   // project, result
 	known       *knownSet
 	codes       [600]string
+	// projectLabels: PINGAUTH_METRICS_PROJECT_LABELS; off, ProjectLabel is constant.
+	projectLabels bool
 }
 
-func newMetrics(h *hardening) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), known: &knownSet{m: map[string]struct{}{}, max: maxKnownProjects}}
+func newMetrics(h *hardening, projectLabels bool) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), known: &knownSet{m: map[string]struct{}{}, max: maxKnownProjects}, projectLabels: projectLabels}
 	for i := range m.codes {
 		m.codes[i] = strconv.Itoa(i)
 	}
@@ -74,7 +82,22 @@ func (s *Server) Registry() *prometheus.Registry {
 	return s.hard.metrics.reg
 }
 
-func (m *metrics) code(status int) string {
+// Metrics returns the server's metrics (nil when PINGAUTH_METRICS=off).
+func (s *Server) Metrics() *Metrics { return s.hard.metrics }
+
+// ProjectLabel is the value of the "project" label for project id: the id
+// once the project was found (bounded, see maxKnownProjects), "unknown" for
+// ids never found, and NoProjectLabel for every id when
+// PINGAUTH_METRICS_PROJECT_LABELS is off. Every per-project metric must be
+// labelled through it, so switching project labels off covers it too.
+func (m *Metrics) ProjectLabel(id string) string {
+	if m == nil || !m.projectLabels {
+		return NoProjectLabel
+	}
+	return m.known.label(id)
+}
+
+func (m *Metrics) code(status int) string {
 	if status >= 0 && status < len(m.codes) {
 		return m.codes[status]
 	}
@@ -82,7 +105,7 @@ func (m *metrics) code(status int) string {
 }
 
 // observe records every request.
-func (m *metrics) observe(c *gin.Context) {
+func (m *Metrics) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	elapsed := time.Since(start).Seconds()
@@ -95,7 +118,7 @@ func (m *metrics) observe(c *gin.Context) {
 	if !strings.HasPrefix(route, authRoutePrefix) || c.Request.Method != http.MethodPost {
 		return
 	}
-	proj := m.known.label(c.Param("projectId"))
+	proj := m.ProjectLabel(c.Param("projectId"))
 	if route == verifyRoute {
 		if status == http.StatusOK {
 			result := "inactive"
@@ -118,18 +141,40 @@ func (m *metrics) observe(c *gin.Context) {
 	m.failures.WithLabelValues(proj, reason).Inc()
 }
 
-// serve is GET /metrics; with a token it requires "Authorization: Bearer <token>".
-func (m *metrics) serve(token string) gin.HandlerFunc {
+// serve is GET /metrics. With a token it requires "Authorization: Bearer
+// <token>" (constant-time comparison). Without one it is served only when
+// the server listens on loopback only (open); otherwise it answers 401, so a
+// server reachable from the network never exposes its metrics by default.
+func (m *Metrics) serve(token string, open bool) gin.HandlerFunc {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	want := []byte("Bearer " + token)
+	want := sha256.Sum256([]byte(token))
 	return func(c *gin.Context) {
-		if token != "" && subtle.ConstantTimeCompare([]byte(c.GetHeader("Authorization")), want) != 1 {
+		switch {
+		case token != "":
+			got, ok := bearer(c.GetHeader("Authorization"))
+			sum := sha256.Sum256([]byte(got))
+			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
+				c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
+				WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
+				return
+			}
+		case !open:
 			c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
-			WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
+			WriteError(c, nil, apperr.Unauthorized("metrics need PINGAUTH_METRICS_TOKEN (sent as a bearer token) when the server does not listen on loopback only"))
 			return
 		}
 		h.ServeHTTP(c.Writer, c.Request)
 	}
+}
+
+// bearer returns the credentials of an "Authorization: Bearer <token>"
+// header (scheme case-insensitive).
+func bearer(h string) (string, bool) {
+	const scheme = "Bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	return h[len(scheme):], true
 }
 
 // knownSet is a bounded set of project ids seen to exist.

@@ -47,7 +47,9 @@ type Deps struct {
 	Keyrings     Keyrings
 	AudienceBase string
 	// PublicURL is how browsers reach this service (scheme://host[:port]);
-	// its origin is always allowed to call /auth (the example page).
+	// its origin is always allowed to call /auth (the example page). The
+	// request's Host header never is: empty PublicURL, only the project's
+	// allowed origins count.
 	PublicURL string
 	// WidgetScript is the widget loader URL used by the example page ("" omits it).
 	WidgetScript string

@@ -22,9 +22,10 @@ type serverBody struct {
 }
 
 // decodeServerBodyReference is the definition of a valid server-mode body:
-// DecodeStrictJSON (encoding/json, unknown fields rejected, nothing but
-// whitespace after the object; its errors are returned as they are). user is
-// nil when the body has no user (or "user":null).
+// DecodeStrictJSON (names matched case-sensitively, unknown, repeated names
+// and invalid UTF-8 rejected at any depth, nothing but whitespace after the
+// object; its errors are returned as they are). user is nil when the body
+// has no user (or "user":null).
 func decodeServerBodyReference(data []byte) (*serverUser, error) {
 	var b serverBody
 	if err := DecodeStrictJSON(data, &b); err != nil {
@@ -38,8 +39,10 @@ func decodeServerBodyReference(data []byte) (*serverUser, error) {
 // at most once, strings without escapes (valid UTF-8), an id that is such a
 // string or a plain integer, roles an array of such strings, attributes an
 // object of such strings or booleans, nothing but whitespace after it.
-// Whenever the input is anything else, ok is false and the caller must use
-// decodeServerBodyReference, which decides; when ok is true the result is
+// Whenever the input is anything else (a name in another case, a repeated
+// name in user or attributes, invalid UTF-8, an escape...), ok is false and
+// the caller must use decodeServerBodyReference, which decides (and refuses
+// the first three); when ok is true the result is
 // what decodeServerBodyReference returns (FuzzServerBodyFast checks this).
 // All strings share one copy of data.
 func decodeServerBodyFast(data []byte) (u *serverUser, ok bool) {
@@ -181,7 +184,7 @@ func (p *fastParser) user(u *serverUser) bool {
 			return false
 		}
 		if seen&bit != 0 {
-			return false // a repeated field: encoding/json's rules decide
+			return false // a repeated field: the reference decides (and refuses it)
 		}
 		seen |= bit
 		return ok

@@ -2,8 +2,11 @@ package httpapi_test
 
 import (
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 )
 
@@ -45,5 +48,86 @@ func TestDecodeStrictJSON(t *testing.T) {
 				t.Errorf("%q: got %q, %v; want %q", tc.in, b.A, err, tc.want)
 			}
 		}
+	}
+}
+
+// TestDecodeStrictJSONRejectsCaseDuplicatesAndInvalidUTF8: the three rules
+// encoding/json did not enforce, each a *JSONError naming the member.
+func TestDecodeStrictJSONRejectsCaseDuplicatesAndInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		ID    string         `json:"id"`
+		Attrs map[string]any `json:"attrs"`
+		Tags  []string       `json:"tags"`
+	}
+	type body struct {
+		A     string `json:"a"`
+		Inner *inner `json:"inner"`
+	}
+	cases := []struct {
+		name, in, field string
+	}{
+		{"case of a top-level name", `{"A":"x"}`, "A"},
+		{"case of a nested name", `{"inner":{"Id":"x"}}`, "inner.Id"},
+		{"duplicate top-level name", `{"a":"x","a":"y"}`, "a"},
+		{"duplicate nested name", `{"inner":{"id":"x","id":"y"}}`, "inner.id"},
+		{"duplicate map key", `{"inner":{"attrs":{"k":1,"k":1}}}`, "inner.attrs.k"},
+		{"duplicate key inside an any value", `{"inner":{"attrs":{"o":[{"k":1,"k":2}]}}}`, "inner.attrs.o.0.k"},
+		{"duplicate through an escape", `{"a":"x","\u0061":"y"}`, "a"},
+		{"invalid UTF-8 value", "{\"a\":\"\xff\xfe\"}", "a"},
+		{"invalid UTF-8 other order", "{\"a\":\"\xfe\xff\"}", "a"},
+		{"truncated UTF-8 sequence", "{\"inner\":{\"id\":\"caf\xc3\"}}", "inner.id"},
+		{"invalid UTF-8 in an array", "{\"inner\":{\"tags\":[\"ok\",\"\xed\xa0\x80\"]}}", "inner.tags.1"},
+		{"lone surrogate escape", `{"a":"\udc00"}`, "a"},
+		{"invalid UTF-8 in a map value", "{\"inner\":{\"attrs\":{\"k\":\"\xff\"}}}", "inner.attrs.k"},
+		{"invalid UTF-8 in a name", "{\"\xff\":1}", "body"},
+		{"type mismatch", `{"inner":{"id":5}}`, "inner.id"},
+		{"not an object", `"x"`, "body"},
+		{"malformed", `{"a":`, "a"},
+		{"empty", ``, "body"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b body
+			err := httpapi.DecodeStrictJSON([]byte(tc.in), &b)
+			var je *httpapi.JSONError
+			if !errors.As(err, &je) || je.Field != tc.field || je.Reason == "" {
+				t.Fatalf("DecodeStrictJSON(%q) = %v (%#v), want a JSONError naming %q", tc.in, err, je, tc.field)
+			}
+			ie := httpapi.InvalidJSON(err, "hint")
+			var ae *apperr.Error
+			if !errors.As(ie, &ae) || !errors.Is(ie, apperr.ErrInvalid) || ae.Field != tc.field || !strings.HasSuffix(ae.Message, "; hint") {
+				t.Fatalf("InvalidJSON = %#v", ie)
+			}
+			if st, _ := httpapi.Status(ie); st != 400 {
+				t.Fatalf("status %d", st)
+			}
+		})
+	}
+}
+
+// TestDecodeStrictJSONKeepsEncodingJSONTypes: `any` values decode to the
+// types encoding/json gave them (float64 numbers), and a null member leaves a
+// pre-filled field as it was (update endpoints rely on it).
+func TestDecodeStrictJSONKeepsEncodingJSONTypes(t *testing.T) {
+	t.Parallel()
+	var v struct {
+		Name  string         `json:"name"`
+		N     *int           `json:"n"`
+		Attrs map[string]any `json:"attrs"`
+	}
+	v.Name = "kept"
+	one := 1
+	v.N = &one
+	if err := httpapi.DecodeStrictJSON([]byte(`{"name":null,"n":null,"attrs":{"i":3,"f":1.5,"s":"x","b":true,"z":null,"o":{"a":[1,"b"]}}}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"i": float64(3), "f": 1.5, "s": "x", "b": true, "z": nil, "o": map[string]any{"a": []any{float64(1), "b"}}}
+	if !reflect.DeepEqual(v.Attrs, want) || v.Name != "kept" || v.N != nil {
+		t.Fatalf("decoded %#v (name %q, n %v), want attrs %#v, name kept, n nil", v.Attrs, v.Name, v.N, want)
+	}
+	if !errors.Is(httpapi.DecodeStrictJSON([]byte(`{"name":"x"} {"name":"y"}`), &v), httpapi.ErrTrailingData) {
+		t.Fatal("a second value is not ErrTrailingData")
 	}
 }

@@ -53,10 +53,8 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 	var req VerifyRequest
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
-			return "", apperr.Invalid("body", "unexpected data after JSON object")
-		} else if err != nil {
-			return "", apperr.Invalid("body", `body must be a JSON object {"token": "..."}`)
+		if err := DecodeStrictJSON(data, &req); err != nil {
+			return "", InvalidJSON(err, `the body must be a JSON object {"token": "..."}`)
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))
@@ -112,13 +110,18 @@ func (s *Server) verify(c *gin.Context) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
+	aud, err := s.audience(c, p)
+	if err != nil {
+		WriteError(c, s.d.Log, err)
+		return
+	}
 	now := s.d.Now()
 	versions := kr.Verifying(now)
 	keys := make([]token.Key, 0, len(versions))
 	for _, v := range versions {
 		keys = append(keys, token.Key{Version: v.Version, Value: v.Value})
 	}
-	claims, err := token.Verify(raw, token.VerifyOptions{Audience: p.Audience(s.d.AudienceBase), Keys: keys, Leeway: s.d.Security.JWTLeeway, Now: s.d.Now})
+	claims, err := token.Verify(raw, token.VerifyOptions{Audience: aud, Keys: keys, Leeway: s.d.Security.JWTLeeway, Now: s.d.Now})
 	if err != nil {
 		c.JSON(http.StatusOK, VerifyResponse{Error: token.Reason(err)})
 		return

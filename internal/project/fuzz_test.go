@@ -2,6 +2,7 @@ package project_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -47,6 +48,8 @@ func FuzzProjectValidate(f *testing.F) {
 	f.Add("5c81593adf767b0017d1aa68", "acme", "Shop", "https://shop.example.com", 900, "", "")
 	f.Add("bad id!", "Acme", "", "ftp://x", 10, "not a url", "paused")
 	f.Add("a", "a", " n ", "*", 30, "https://tiledesk.example/", "disabled")
+	f.Add("p1", "acme", "Shop", "", 900, "https://tiledesk.com/projects/OTHER#", "")
+	f.Add("p1", "acme", "Shop", "", 900, "HTTPS://Tiledesk.COM:443/", "")
 	f.Add(strings.Repeat("x", 65), "-", strings.Repeat("n", 201), "https://A.com,https://a.com", 86401, "http://", "active")
 	f.Fuzz(func(t *testing.T, id, tenant, name, origins string, ttl int, audBase, status string) {
 		var os []string
@@ -71,6 +74,13 @@ func FuzzProjectValidate(f *testing.F) {
 				t.Fatalf("origin %q not normalised/deduplicated in %v", o, p.AllowedOrigins)
 			}
 			seen[o] = true
+		}
+		if p.AudienceBase != "" {
+			aud, err := p.Audience("https://unused.example")
+			u, perr := url.Parse(aud)
+			if err != nil || perr != nil || u.Scheme+"://"+u.Host != p.AudienceBase || u.Path != "/projects/"+p.ID || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				t.Fatalf("accepted audience_base %q gives audience %q (%v)", p.AudienceBase, aud, err)
+			}
 		}
 		before := *p
 		if err := p.Validate(); err != nil || p.Name != before.Name || strings.Join(p.AllowedOrigins, ",") != strings.Join(before.AllowedOrigins, ",") || p.AudienceBase != before.AudienceBase {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/audience"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -64,13 +65,31 @@ func (p *Project) TTL() time.Duration { return time.Duration(p.TokenTTLSeconds) 
 // Active reports whether the project may issue tokens.
 func (p *Project) Active() bool { return p.Status == StatusActive }
 
-// Audience returns the `aud` claim for tokens of this project.
-func (p *Project) Audience(defaultBase string) string {
+// Audience returns the `aud` claim "<base>/projects/<id>" for tokens of this
+// project (base: its audience_base, else defaultBase). A base or id that would
+// not read back as exactly that (audience.Build) is an error naming
+// audience_base, never a wrong audience: a project stored before audience
+// bases were validated strictly must be fixed before it mints again.
+func (p *Project) Audience(defaultBase string) (string, error) {
 	base := p.AudienceBase
 	if base == "" {
 		base = defaultBase
 	}
-	return strings.TrimRight(base, "/") + "/projects/" + p.ID
+	aud, err := audience.Build(base, p.ID)
+	if err != nil {
+		return "", &apperr.Error{Kind: apperr.ErrConflict, Field: "audience_base",
+			Message: "the project's audience_base does not give a valid audience (<scheme>://<host>[:<port>]/projects/<id>); fix its audience_base", Err: err}
+	}
+	return aud, nil
+}
+
+// AudienceText is Audience for display: the audience, or why there is none.
+func (p *Project) AudienceText(defaultBase string) string {
+	aud, err := p.Audience(defaultBase)
+	if err != nil {
+		return "(none: invalid audience_base " + truncate(p.AudienceBase, 80) + " — edit the project)"
+	}
+	return aud
 }
 
 // AllowsOrigin reports whether origin is one of the project's allowed origins.
@@ -157,11 +176,14 @@ func (p *Project) Validate() error {
 		return apperr.Invalid("token_ttl_seconds", "token_ttl_seconds must be between %d and %d", int(MinTTL.Seconds()), int(MaxTTL.Seconds()))
 	}
 	if p.AudienceBase != "" {
-		u, err := url.Parse(p.AudienceBase)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return apperr.Invalid("audience_base", "audience_base must be an absolute http(s) URL")
+		b, err := audience.NormalizeBase(p.AudienceBase)
+		if err == nil {
+			_, err = audience.Build(b, p.ID)
 		}
-		p.AudienceBase = strings.TrimRight(p.AudienceBase, "/")
+		if err != nil {
+			return apperr.Invalid("audience_base", "audience_base %q must be an http(s) URL of the form scheme://host[:port] (no path, query, fragment or userinfo)", truncate(p.AudienceBase, 80))
+		}
+		p.AudienceBase = b
 	}
 	switch p.Status {
 	case "":

@@ -31,6 +31,17 @@ func TestValidate(t *testing.T) {
 		{"ttl too short", func(p *project.Project) { p.TokenTTLSeconds = 5 }, "token_ttl_seconds"},
 		{"ttl too long", func(p *project.Project) { p.TokenTTLSeconds = 100000 }, "token_ttl_seconds"},
 		{"bad audience", func(p *project.Project) { p.AudienceBase = "ftp://x" }, "audience_base"},
+		{"audience base naming another project", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com/projects/OTHER#" }, "audience_base"},
+		{"audience base with path", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com/api" }, "audience_base"},
+		{"audience base with empty fragment", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com#" }, "audience_base"},
+		{"audience base with empty query", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com?" }, "audience_base"},
+		{"audience base with query", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com?p=OTHER" }, "audience_base"},
+		{"audience base with userinfo", func(p *project.Project) { p.AudienceBase = "https://u:p@tiledesk.com" }, "audience_base"},
+		{"audience base with empty port", func(p *project.Project) { p.AudienceBase = "https://tiledesk.com:" }, "audience_base"},
+		{"audience base with backslash", func(p *project.Project) { p.AudienceBase = `https://tiledesk.com\@evil.test` }, "audience_base"},
+		{"audience base with space", func(p *project.Project) { p.AudienceBase = " https://tiledesk.com" }, "audience_base"},
+		{"audience base with port", func(p *project.Project) { p.AudienceBase = "https://chat.example.org:8443/" }, ""},
+		{"audience base ipv6", func(p *project.Project) { p.AudienceBase = "http://[::1]:8080" }, ""},
 		{"bad status", func(p *project.Project) { p.Status = "paused" }, "status"},
 	}
 	for _, tc := range cases {
@@ -71,12 +82,68 @@ func TestOriginsAreNormalisedAndMatched(t *testing.T) {
 			t.Errorf("AllowsOrigin(%q) = %v, want %v", origin, got, want)
 		}
 	}
-	if got := p.Audience("https://tiledesk.com/"); got != "https://tiledesk.com/projects/p1" {
-		t.Errorf("Audience = %s", got)
+	if got, err := p.Audience("https://tiledesk.com/"); err != nil || got != "https://tiledesk.com/projects/p1" {
+		t.Errorf("Audience = %s, %v", got, err)
 	}
 	p.AudienceBase = "https://chat.example.org"
-	if got := p.Audience("https://tiledesk.com"); got != "https://chat.example.org/projects/p1" {
-		t.Errorf("Audience override = %s", got)
+	if got, err := p.Audience("https://tiledesk.com"); err != nil || got != "https://chat.example.org/projects/p1" {
+		t.Errorf("Audience override = %s, %v", got, err)
+	}
+}
+
+// TestAudienceBaseIsSchemeHostPort: an audience_base that URL parsers would
+// read as another project's audience (path, "#", "?", userinfo) is refused at
+// write time, and a project stored with one before (or a bad default base)
+// gives an error naming audience_base at mint time, never an audience.
+func TestAudienceBaseIsSchemeHostPort(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		base, want string // want "": refused
+	}{
+		{"https://tiledesk.com", "https://tiledesk.com/projects/p1"},
+		{"https://tiledesk.com/", "https://tiledesk.com/projects/p1"},
+		{"HTTPS://Chat.Example.ORG:8443", "https://chat.example.org:8443/projects/p1"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/projects/p1"},
+		{"https://tiledesk.com/projects/OTHER#", ""},
+		{"https://tiledesk.com/projects/OTHER?", ""},
+		{"https://tiledesk.com#", ""},
+		{"https://tiledesk.com?", ""},
+		{"https://tiledesk.com/x", ""},
+		{"https://a@tiledesk.com", ""},
+		{"https://tiledesk.com:0", ""},
+		{"https://tiledesk.com:99999", ""},
+		{"https://tiledesk.com%2fprojects%2fOTHER", ""},
+		{"https:tiledesk.com", ""},
+		{"ftp://tiledesk.com", ""},
+		{"https://", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.base, func(t *testing.T) {
+			t.Parallel()
+			p := project.Project{ID: "p1", TenantID: "acme", Name: "x", TokenTTLSeconds: 60, AudienceBase: tc.base}
+			err := p.Validate()
+			var ae *apperr.Error
+			if tc.want == "" {
+				if !errors.As(err, &ae) || !errors.Is(err, apperr.ErrInvalid) || ae.Field != "audience_base" {
+					t.Fatalf("Validate(%q) = %v, want invalid audience_base", tc.base, err)
+				}
+			} else if err != nil {
+				t.Fatalf("Validate(%q) = %v", tc.base, err)
+			}
+			// Mint time: as if stored before validation was strict, or as the default base.
+			for _, q := range []project.Project{{ID: "p1", AudienceBase: tc.base}, {ID: "p1"}} {
+				aud, err := q.Audience(tc.base)
+				if tc.want == "" {
+					if aud != "" || !errors.As(err, &ae) || ae.Field != "audience_base" {
+						t.Fatalf("Audience with base %q = %q, %v; want an error naming audience_base", tc.base, aud, err)
+					}
+					continue
+				}
+				if err != nil || aud != tc.want {
+					t.Fatalf("Audience with base %q = %q, %v; want %q", tc.base, aud, err, tc.want)
+				}
+			}
+		})
 	}
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -34,10 +33,8 @@ func bind(g *gin.Context, v any) error {
 	if len(data) > maxFormBytes {
 		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
-	if err := httpapi.DecodeStrictJSON(data, v); errors.Is(err, httpapi.ErrTrailingData) {
-		return apperr.Invalid("body", "unexpected data after JSON object")
-	} else if err != nil {
-		return apperr.Invalid("body", "invalid JSON body: %s", truncate(err.Error(), 120))
+	if err := httpapi.DecodeStrictJSON(data, v); err != nil {
+		return httpapi.InvalidJSON(err, "")
 	}
 	return nil
 }
@@ -351,7 +348,7 @@ func (c *Console) projectView(g *gin.Context, p *project.Project) projectView {
 	if s.Versions == nil {
 		s.Versions = nil
 	}
-	return projectView{Project: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: c.d.PublicURL + "/auth/" + p.ID, Secret: s}
+	return projectView{Project: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: c.d.PublicURL + "/auth/" + p.ID, Secret: s}
 }
 
 func (c *Console) apiProjects(g *gin.Context) {

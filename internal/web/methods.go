@@ -17,6 +17,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -379,10 +380,10 @@ func parseOverrideAttributes(raw string) (map[string]any, error) {
 		return nil, nil
 	}
 	var attrs map[string]any
-	if err := json.Unmarshal([]byte(raw), &attrs); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, apperr.Invalid("attributes", `attributes are not valid JSON (at character %d): use an object such as {"tier": "gold"}`, se.Offset)
+	if err := httpapi.DecodeStrictJSON([]byte(raw), &attrs); err != nil {
+		var je *httpapi.JSONError
+		if errors.As(err, &je) && je.Syntactic() {
+			return nil, apperr.Invalid("attributes", `attributes are not valid JSON (%s): use an object such as {"tier": "gold"}`, je.Reason)
 		}
 		return nil, apperr.Invalid("attributes", `attributes must be a JSON object such as {"tier": "gold"}`)
 	}

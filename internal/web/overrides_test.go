@@ -163,6 +163,7 @@ func TestConsoleOverrideValidation(t *testing.T) {
 		kept   string // input shown again
 	}{
 		{"bad JSON", overridesPath, url.Values{"external_id": {"u-1"}, "attributes": {`{"tier": `}}, 400, "attributes are not valid JSON", `value="u-1"`},
+		{"repeated attribute", overridesPath, url.Values{"external_id": {"u-1"}, "attributes": {`{"tier": "gold", "tier": "free"}`}}, 400, `attributes are not valid JSON ("tier" is given more than once)`, `value="u-1"`},
 		{"JSON array", overridesPath, url.Values{"external_id": {"u-1"}, "attributes": {`["gold"]`}}, 400, "attributes must be a JSON object", `["gold"]`},
 		{"JSON string", overridesPath, url.Values{"external_id": {"u-1"}, "attributes": {`"gold"`}}, 400, "attributes must be a JSON object", `value="u-1"`},
 		{"reserved claim", overridesPath, url.Values{"external_id": {"u-1"}, "attributes": {`{"email": "boss@example.com"}`}}, 400, "reserved token claim", "boss@example.com"},

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ var statusOf = httpapi.Status
 
 type pages struct {
 	t      map[string]*template.Template
-	static http.Handler
+	static map[string][]byte // web/static files by name
 }
 
 var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings"}
@@ -64,17 +65,34 @@ func loadPages() (*pages, error) {
 		}
 		p.t[n] = t
 	}
-	sub, err := fs.Sub(assets.Console, "static")
+	p.static = map[string][]byte{}
+	files, err := fs.Glob(assets.Console, "static/*")
 	if err != nil {
 		return nil, err
 	}
-	p.static = http.StripPrefix("/console/static/", http.FileServer(http.FS(sub)))
+	for _, f := range files {
+		b, err := fs.ReadFile(assets.Console, f)
+		if err != nil {
+			return nil, fmt.Errorf("console asset %s: %w", f, err)
+		}
+		p.static[path.Base(f)] = b
+	}
 	return p, nil
 }
 
+// static serves GET /console/static/<name>: exactly the embedded web/static
+// files, by name. Anything else — a directory, "..", a NUL, a name that is
+// not valid UTF-8 (%ff, which http.FileServer answered with a 500) — is a
+// 404 JSON error, never a listing, a 5xx or a file elsewhere.
 func (c *Console) static(g *gin.Context) {
+	name := strings.TrimPrefix(g.Param("file"), "/")
+	b, ok := c.pages.static[name]
+	if !ok {
+		httpapi.WriteError(g, c.d.Log, apperr.NotFound("no such static file"))
+		return
+	}
 	g.Header("Cache-Control", "public, max-age=3600")
-	c.pages.static.ServeHTTP(g.Writer, g.Request)
+	http.ServeContent(g.Writer, g.Request, name, time.Time{}, bytes.NewReader(b))
 }
 
 // humanDuration renders seconds as 15m, 1h30m, 45s.
@@ -364,7 +382,7 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 		}
 	}
 	return &projectPage{
-		P: p, Audience: p.Audience(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
+		P: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
 		Snippet:    pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),
 		Modes:      modes,
