@@ -95,6 +95,10 @@
       if (typeof t === "function") return t.apply(root, arguments);
     };
     var listeners = typeof o.onChange === "function" ? [o.onChange] : [];
+    if (!o.widget && typeof root.Tiledesk !== "function" && root.console) {
+      // The widget loader (which defines the window.Tiledesk queue) must run first.
+      root.console.warn("pingauth: window.Tiledesk is not defined yet; load the widget snippet before calling pingauth.connect");
+    }
 
     var mode = null; // "password" | "server" | "exchange"
     var source = null; // server / exchange: returns a promise of a token answer
@@ -235,8 +239,8 @@
     }
 
     function failed(err, why) {
-      var status = err && err.status;
-      if (status === 401 || status === 403) {
+      var code = err && err.status;
+      if (code === 401 || code === 403) {
         // The credential (or the site's backend / IdP) no longer vouches for
         // this visitor: the widget session ends too.
         var was = handed;
