@@ -189,7 +189,9 @@ func TestBrowserWidgetSession(t *testing.T) {
 		}
 		return n
 	}
-	stored := func() string { return eval("read storage", `localStorage.getItem("pingauth:`+projectID+`@`+e.url+`") || ""`) }
+	stored := func() string {
+		return eval("read storage", `localStorage.getItem("pingauth:`+projectID+`@`+e.url+`") || ""`)
+	}
 	noSignedOut := func(step string) {
 		t.Helper()
 		var states []string
