@@ -9,15 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
 
@@ -55,19 +58,21 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	}
 	key := args[0] + " " + sub
 	cmds := map[string]func(context.Context, *app.App, []string) error{
-		"tenant add":         c.tenantAdd,
-		"tenant list":        c.tenantList,
-		"tenant deny-emails": c.tenantDenyEmails,
-		"project add":        c.projectAdd,
-		"project list":       c.projectList,
-		"project show":       c.projectShow,
-		"secret set":         c.secretSet,
-		"secret rotate":      c.secretRotate,
-		"secret versions":    c.secretVersions,
-		"user add":           c.userAdd,
-		"user list":          c.userList,
-		"operator add":       c.operatorAdd,
-		"operator list":      c.operatorList,
+		"tenant add":          c.tenantAdd,
+		"tenant list":         c.tenantList,
+		"tenant deny-emails":  c.tenantDenyEmails,
+		"project add":         c.projectAdd,
+		"project list":        c.projectList,
+		"project show":        c.projectShow,
+		"project update":      c.projectUpdate,
+		"secret set":          c.secretSet,
+		"secret rotate":       c.secretRotate,
+		"secret versions":     c.secretVersions,
+		"user add":            c.userAdd,
+		"user list":           c.userList,
+		"user revoke-refresh": c.userRevokeRefresh,
+		"operator add":        c.operatorAdd,
+		"operator list":       c.operatorList,
 		"migrate ": func(context.Context, *app.App, []string) error {
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil
@@ -227,7 +232,9 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 	id := fs.String("id", "", "Pingstreams project id")
 	name := fs.String("name", "", "project name")
 	tenant := fs.String("tenant", "default", "tenant id (created if missing)")
-	ttl := fs.Duration("ttl", a.Config.DefaultTTL, "token lifetime")
+	ttl := fs.Duration("ttl", a.Config.DefaultTTL, "token lifetime (the widget's REST credential; the SDK renews it)")
+	refreshTTL := days(project.DefaultRefreshTTL)
+	fs.Var(&refreshTTL, "refresh-ttl", "how long password sign-ins are remembered (refresh credentials), e.g. 30d, 12h; 0 turns them off")
 	aud := fs.String("audience-base", "", "override the audience base for this project")
 	var origins multi
 	fs.Var(&origins, "origin", "allowed widget page origin, e.g. https://shop.example.com (repeatable)")
@@ -237,7 +244,8 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 	if _, err := a.Projects.EnsureTenant(ctx, *tenant, *tenant); err != nil {
 		return err
 	}
-	p := &project.Project{ID: *id, TenantID: *tenant, Name: *name, AllowedOrigins: origins, TokenTTLSeconds: int(ttl.Seconds()), AudienceBase: *aud}
+	p := &project.Project{ID: *id, TenantID: *tenant, Name: *name, AllowedOrigins: origins, TokenTTLSeconds: int(ttl.Seconds()),
+		RefreshTTLSeconds: int(time.Duration(refreshTTL).Seconds()), AudienceBase: *aud}
 	if err := a.Projects.Create(ctx, p); err != nil {
 		return err
 	}
@@ -291,6 +299,91 @@ func (c *cli) projectShow(ctx context.Context, a *app.App, args []string) error 
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// projectUpdate changes the given settings of a project; flags not given
+// keep their value.
+func (c *cli) projectUpdate(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("project update")
+	id := fs.String("id", "", "project id")
+	name := fs.String("name", "", "project name")
+	ttl := fs.Duration("ttl", 0, "token lifetime (the widget's REST credential; the SDK renews it)")
+	var refreshTTL days
+	fs.Var(&refreshTTL, "refresh-ttl", "how long password sign-ins are remembered, e.g. 30d, 12h; 0 turns refresh credentials off")
+	aud := fs.String("audience-base", "", "audience base for this project (\"-\" for the deployment default)")
+	status := fs.String("status", "", "active or disabled (disabling revokes the project's refresh credentials)")
+	var origins multi
+	fs.Var(&origins, "origin", "allowed widget page origin (repeatable; replaces the list; \"-\" for none)")
+	if err := parse(fs, args, "id"); err != nil {
+		return err
+	}
+	p, err := a.Projects.Get(ctx, *id)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(set) == 1 {
+		return usageError{"nothing to change: give -name, -ttl, -refresh-ttl, -origin, -audience-base or -status"}
+	}
+	if set["name"] {
+		p.Name = *name
+	}
+	if set["ttl"] {
+		p.TokenTTLSeconds = int(ttl.Seconds())
+	}
+	if set["refresh-ttl"] {
+		p.RefreshTTLSeconds = int(time.Duration(refreshTTL).Seconds())
+	}
+	if set["audience-base"] {
+		p.AudienceBase = strings.TrimPrefix(*aud, "-")
+	}
+	if set["status"] {
+		p.Status = *status
+	}
+	if set["origin"] {
+		p.AllowedOrigins = slices.DeleteFunc([]string(origins), func(o string) bool { return o == "-" })
+	}
+	if err := a.Projects.Update(ctx, p); err != nil {
+		return err
+	}
+	if !p.Active() && a.Refresh != nil {
+		if _, err := a.Refresh.RevokeProject(ctx, p.ID, refresh.ReasonProjectDisabled); err != nil {
+			return err
+		}
+	}
+	_ = a.Audit.Record(ctx, audit.Event{Actor: cliActor, TenantID: p.TenantID, ProjectID: p.ID, Action: "project.update", Target: p.ID,
+		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
+			"refresh_ttl_seconds": p.RefreshTTLSeconds, "status": p.Status}})
+	fmt.Fprintf(c.stdout, "project %s updated (token lifetime %s, password sign-ins remembered %s, %s)\n", p.ID, p.TTL(), refreshText(p), p.Status)
+	return nil
+}
+
+func refreshText(p *project.Project) string {
+	if p.RefreshTTLSeconds == 0 {
+		return "never"
+	}
+	return p.RefreshTTL().String()
+}
+
+// days is a duration flag that also accepts whole days ("30d").
+type days time.Duration
+
+func (d *days) String() string { return time.Duration(*d).String() }
+
+func (d *days) Set(v string) error {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if k, err := strconv.Atoi(n); err == nil && k >= 0 {
+			*d = days(time.Duration(k) * 24 * time.Hour)
+			return nil
+		}
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 30d or 12h", v)
+	}
+	*d = days(x)
+	return nil
 }
 
 func graceFlag(fs *flag.FlagSet) *string {
@@ -442,6 +535,42 @@ func (c *cli) userList(ctx context.Context, a *app.App, args []string) error {
 	}
 	fmt.Fprintf(w, "(%d of %d)\n", len(us), total)
 	return w.Flush()
+}
+
+// userRevokeRefresh revokes an end-user's remembered sign-ins (refresh
+// credentials): the visitor must sign in with the password again.
+func (c *cli) userRevokeRefresh(ctx context.Context, a *app.App, args []string) error {
+	fs := c.flags("user revoke-refresh")
+	pid := fs.String("project", "", "project id")
+	email := fs.String("email", "", "the end-user's email")
+	ext := fs.String("external-id", "", "or the end-user's external id")
+	if err := parse(fs, args, "project"); err != nil {
+		return err
+	}
+	if (*email == "") == (*ext == "") {
+		return usageError{"give exactly one of -email and -external-id"}
+	}
+	p, err := a.Projects.Get(ctx, *pid)
+	if err != nil {
+		return err
+	}
+	var u *enduser.User
+	if *email != "" {
+		u, err = a.Users.FindByLogin(ctx, p.ID, *email)
+	} else {
+		u, err = a.Users.FindByExternalID(ctx, p.ID, *ext)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := a.Refresh.RevokeUser(ctx, p.ID, u.ID, refresh.ReasonOperator)
+	if err != nil {
+		return err
+	}
+	_ = a.Audit.Record(ctx, audit.Event{Actor: cliActor, TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.refresh_revoke", Target: u.ExternalID,
+		Details: map[string]any{"sign_ins": n}})
+	fmt.Fprintf(c.stdout, "%d remembered sign-in(s) of %s revoked in project %s\n", n, u.ExternalID, p.ID)
+	return nil
 }
 
 // stdinLine reads one line of at most limit bytes from stdin (secrets and

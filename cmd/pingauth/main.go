@@ -2,9 +2,9 @@
 //
 //	pingauth serve                       run the HTTP service
 //	pingauth tenant add|list             manage tenants (agencies)
-//	pingauth project add|list|show       manage Pingstreams projects
+//	pingauth project add|list|show|update  manage Pingstreams projects
 //	pingauth secret set|rotate|versions  manage a project's shared secret
-//	pingauth user add|list               manage a project's end-users
+//	pingauth user add|list|revoke-refresh  manage a project's end-users
 //	pingauth operator add|list           manage console operators and their roles
 //	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
@@ -41,7 +41,8 @@ Usage:
   pingauth tenant add -id ID [-name NAME]
   pingauth tenant list
   pingauth tenant deny-emails -tenant ID [-entry EMAIL_OR_DOMAIN]... [-clear]
-  pingauth project add -id PROJECT_ID -name NAME [-tenant ID] [-origin URL]... [-ttl 15m] [-audience-base URL]
+  pingauth project add -id PROJECT_ID -name NAME [-tenant ID] [-origin URL]... [-ttl 15m] [-refresh-ttl 30d] [-audience-base URL]
+  pingauth project update -id PROJECT_ID [-name NAME] [-origin URL]... [-ttl 15m] [-refresh-ttl 30d|0] [-audience-base URL] [-status active|disabled]
   pingauth project list [-tenant ID]
   pingauth project show -id PROJECT_ID
   pingauth secret set -project PROJECT_ID [-grace 24h] < secret.txt   (reads the secret from stdin)
@@ -49,6 +50,7 @@ Usage:
   pingauth secret versions -project PROJECT_ID
   pingauth user add -project PROJECT_ID -email EMAIL [-password-stdin] [-firstname F] [-lastname L] [-external-id ID] [-attr k=v]... [-role R]...
   pingauth user list -project PROJECT_ID [-search TEXT]
+  pingauth user revoke-refresh -project PROJECT_ID -email EMAIL|-external-id ID   (ends remembered sign-ins)
   pingauth operator add -email EMAIL -role platform-admin|tenant-admin|tenant-operator [-tenant ID] -password-stdin
   pingauth operator list
   pingauth migrate

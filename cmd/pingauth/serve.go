@@ -34,6 +34,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	go a.RefreshPolicy(ctx, 30*time.Second)
+	go a.PurgeRefresh(ctx, time.Hour)
 
 	srv := &http.Server{
 		Handler:           a.HTTP(),

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
@@ -22,6 +23,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -44,6 +46,9 @@ type App struct {
 	// Modes is the verification-mode stack (password/server/exchange bridge
 	// and its admin service); nil serves password logins only.
 	Modes *bridge.Stack
+	// Refresh stores the refresh credentials of password sign-ins made
+	// through the widget SDK (POST /auth/<id>/refresh); nil: none.
+	Refresh *refresh.Store
 }
 
 // Options tune Open.
@@ -93,6 +98,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		params = *opts.HashParams
 	}
 	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log, enduser.WithDenyEmails(cfg.DenyEmails))
+	a.Refresh = refresh.New(db)
 	a.Operators = operator.NewRepo(db, a.Users.Hasher())
 	if a.RBAC, err = rbac.New(ctx, db); err != nil {
 		_ = db.Close()
@@ -160,12 +166,38 @@ func (a *App) HTTP() *httpapi.Server {
 	if a.Modes != nil {
 		d.Bridge = a.Modes.Bridge
 	}
+	if a.Refresh != nil {
+		d.Refresh, d.RefreshUsers = a.Refresh, a.Users
+		if a.Audit != nil {
+			d.Audit = a.Audit
+		}
+	}
 	srv := httpapi.New(d)
 	if reg := srv.Registry(); reg != nil && a.Modes != nil {
 		reg.MustRegister(a.Modes.Bridge.Collectors()...)
 	}
 	a.registerConsole(srv)
 	return srv
+}
+
+// PurgeRefresh deletes, every interval until ctx ends, refresh credentials
+// whose sign-in expired more than a day ago.
+func (a *App) PurgeRefresh(ctx context.Context, every time.Duration) {
+	if a.Refresh == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.Refresh.Purge(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("refresh credential purge failed", "error", err.Error())
+			}
+		}
+	}
 }
 
 // Close releases resources.

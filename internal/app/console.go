@@ -19,13 +19,21 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: ConsoleLoginGuard(a.Config), PageSecurity: srv.HTMLSecurity(),
 		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
-		DenyEmails: a.Config.DenyEmails,
+		DenyEmails: a.Config.DenyEmails, Refresh: a.refreshStore(),
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.
 		panic(fmt.Sprintf("console templates: %v", err))
 	}
 	c.Register(srv.Engine())
+}
+
+// refreshStore is a.Refresh as the console's interface (nil when absent).
+func (a *App) refreshStore() web.RefreshStore {
+	if a.Refresh == nil {
+		return nil
+	}
+	return a.Refresh
 }
 
 // AddOperator creates an operator with a role ("*" tenant for platform-admin).

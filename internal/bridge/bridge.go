@@ -60,6 +60,9 @@ type Request struct {
 	Mode string // mapping.ModePassword | ModeServer | ModeExchange
 	// password
 	Login, Password string
+	// Verified, when not nil, receives a copy of the end-user a password
+	// login verified (POST /auth binds a refresh credential to it).
+	Verified *enduser.User
 	// server
 	APIKey string
 	User   *ServerUser
@@ -206,29 +209,86 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 		if err != nil {
 			return token.Identity{}, err
 		}
+		if req.Verified != nil {
+			*req.Verified = *u
+		}
 		doc = mapping.EndUserDoc(u)
 	default:
 		return token.Identity{}, apperr.Invalid("mode", "unknown verification mode")
 	}
+	id, _, err := b.finish(ctx, p, s, req.Mode, doc, emailVerified)
+	return id, err
+}
+
+// finish maps a verified identity document into the token identity: the
+// project's mapping, the per-user override or block, the claims firewall and
+// the role gate. On refusal, reason names the step (for refresh revocation).
+func (b *Bridge) finish(ctx context.Context, p *project.Project, s *mapping.Settings, mode string, doc mapping.Doc, emailVerified bool) (id token.Identity, reason string, err error) {
 	res, err := s.Mapping.Apply(doc)
 	if err != nil {
 		var ae *apperr.Error
-		if req.Mode == mapping.ModeServer && errors.As(err, &ae) {
+		if mode == mapping.ModeServer && errors.As(err, &ae) {
 			// The site backend's own assertion lacks the id: a request error.
-			return token.Identity{}, apperr.Invalid("user", "%s", ae.Message)
+			return token.Identity{}, "", apperr.Invalid("user", "%s", ae.Message)
 		}
-		return token.Identity{}, err
+		return token.Identity{}, RefusedUnmapped, err
 	}
 	if err := mapping.ApplyOverride(&res, s.Overrides[res.ExternalID]); err != nil {
-		return token.Identity{}, err
+		return token.Identity{}, RefusedBlocked, err
 	}
-	if err := b.firewall(p.ID, req.Mode, s, &res.Identity, emailVerified); err != nil {
-		return token.Identity{}, err
+	if err := b.firewall(p.ID, mode, s, &res.Identity, emailVerified); err != nil {
+		return token.Identity{}, RefusedClaims, err
 	}
 	if b.gate != nil && !b.gate.EndUserMayAuthenticate(ctx, p.ID, res.Roles) {
-		return token.Identity{}, apperr.Forbidden("this user's role may not sign in to this project")
+		return token.Identity{}, RefusedRole, apperr.Forbidden("this user's role may not sign in to this project")
 	}
-	return res.Identity, nil
+	return res.Identity, "", nil
+}
+
+// Reasons AuthenticateEndUser gives for refusing an end-user.
+const (
+	RefusedModeOff  = "password_mode_off"
+	RefusedDisabled = "user_disabled"
+	RefusedUnmapped = "unmapped"
+	RefusedBlocked  = "blocked"
+	RefusedClaims   = "claims_refused"
+	RefusedRole     = "role_denied"
+)
+
+// RefusedError is AuthenticateEndUser's refusal of an end-user: Err is the
+// client-safe error a password login would have got, Reason names why.
+type RefusedError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the apperr kind (status mapping) and message.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// AuthenticateEndUser mints the identity of an end-user verified earlier
+// (a refresh credential issued by a password login): the same checks as a
+// password login after the password — password mode enabled, user enabled,
+// mapping, per-user override or block, claims firewall and role gate — from
+// the current settings and the stored user as it is now. A refusal is a
+// *RefusedError; other errors (outages) are returned as they are.
+func (b *Bridge) AuthenticateEndUser(ctx context.Context, p *project.Project, u *enduser.User) (token.Identity, error) {
+	s, err := b.settings.Get(ctx, p.ID)
+	if err != nil {
+		return token.Identity{}, err
+	}
+	if !s.Allows(mapping.ModePassword) {
+		return token.Identity{}, &RefusedError{Reason: RefusedModeOff, Err: apperr.Forbidden("verification mode password is not enabled for this project")}
+	}
+	if !u.Enabled {
+		return token.Identity{}, &RefusedError{Reason: RefusedDisabled, Err: apperr.Forbidden("this end-user is disabled")}
+	}
+	id, reason, err := b.finish(ctx, p, s, mapping.ModePassword, mapping.EndUserDoc(u), true)
+	if err != nil && reason != "" && !errors.Is(err, apperr.ErrUnavailable) {
+		return token.Identity{}, &RefusedError{Reason: reason, Err: err}
+	}
+	return id, err
 }
 
 func claimIsTrue(v any) bool {

@@ -45,8 +45,12 @@ type User struct {
 	Attributes   map[string]any `gorm:"serializer:json" json:"attributes,omitempty"`
 	Roles        []string       `gorm:"serializer:json" json:"roles"`
 	Enabled      bool           `json:"enabled"`
-	CreatedAt    time.Time      `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
+	// PasswordChangedAt is when SetPassword last replaced the password (a
+	// transparent rehash does not count); refresh credentials issued before
+	// it are refused.
+	PasswordChangedAt *time.Time `json:"password_changed_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
 }
 
 // TableName binds User to end_users.
@@ -352,7 +356,8 @@ func (r *Repo) Update(ctx context.Context, u *User) error {
 	return nil
 }
 
-// SetPassword replaces the user's password.
+// SetPassword replaces the user's password and records when
+// (PasswordChangedAt): refresh credentials issued before are refused.
 func (r *Repo) SetPassword(ctx context.Context, projectID, id, password string) error {
 	if err := ValidatePassword(password); err != nil {
 		return err
@@ -361,12 +366,19 @@ func (r *Repo) SetPassword(ctx context.Context, projectID, id, password string) 
 	if err != nil {
 		return err
 	}
-	return r.setHash(ctx, projectID, id, h)
+	return r.setHash(ctx, projectID, id, h, true)
 }
 
-func (r *Repo) setHash(ctx context.Context, projectID, id, hash string) error {
+// setHash stores a password hash; changed says the password itself changed
+// (not a rehash of the same password with other parameters).
+func (r *Repo) setHash(ctx context.Context, projectID, id, hash string, changed bool) error {
+	now := time.Now().UTC()
+	fields := map[string]any{"password_hash": hash, "updated_at": now}
+	if changed {
+		fields["password_changed_at"] = now
+	}
 	res := r.db.WithContext(ctx).Model(&User{}).Where("project_id = ? AND id = ?", projectID, id).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()})
+		Updates(fields)
 	if res.Error != nil {
 		return fmt.Errorf("set password: %w", res.Error)
 	}
@@ -432,7 +444,7 @@ func (r *Repo) Authenticate(ctx context.Context, projectID, login, password stri
 	}
 	if needsRehash {
 		if h, err := r.hasher.Hash(ctx, password); err == nil {
-			if err := r.setHash(ctx, projectID, u.ID, h); err != nil {
+			if err := r.setHash(ctx, projectID, u.ID, h, false); err != nil {
 				r.log.WarnContext(ctx, "password rehash failed", "project_id", projectID, "user_id", u.ID, "error", err.Error())
 			} else {
 				u.PasswordHash = h

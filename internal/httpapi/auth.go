@@ -14,6 +14,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -22,6 +23,9 @@ type AuthRequest struct {
 	Email    string `json:"email"`
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Refresh asks for a refresh credential with the token (password mode;
+	// refresh.go). Without it the response is unchanged.
+	Refresh bool `json:"refresh"`
 }
 
 // AuthUser is the user part of an AuthResponse.
@@ -32,16 +36,20 @@ type AuthUser struct {
 	Lastname  string `json:"lastname,omitempty"`
 }
 
-// AuthResponse is what the widget page receives.
+// AuthResponse is what the widget page receives. RefreshToken and
+// RefreshExpiresAt are present only when the request asked for a refresh
+// credential and the project has refresh credentials on (refresh.go).
 type AuthResponse struct {
-	Token     string    `json:"token"`
-	JWT       string    `json:"jwt"`
-	ExpiresAt time.Time `json:"expires_at"`
-	ExpiresIn int       `json:"expires_in"`
-	User      AuthUser  `json:"user"`
+	Token            string     `json:"token"`
+	JWT              string     `json:"jwt"`
+	ExpiresAt        time.Time  `json:"expires_at"`
+	ExpiresIn        int        `json:"expires_in"`
+	User             AuthUser   `json:"user"`
+	RefreshToken     string     `json:"refresh_token,omitempty"`
+	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 }
 
-var authFields = map[string]bool{"email": true, "username": true, "password": true}
+var authFields = map[string]bool{"email": true, "username": true, "password": true, "refresh": true}
 
 // DecodeAuthRequest parses a JSON or form-encoded body strictly: unknown
 // fields, duplicate form values, trailing data and oversize bodies are errors.
@@ -80,6 +88,15 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 			}
 		}
 		req = AuthRequest{Email: vals.Get("email"), Username: vals.Get("username"), Password: vals.Get("password")}
+		if vals.Has("refresh") {
+			switch vals.Get("refresh") {
+			case "true", "1":
+				req.Refresh = true
+			case "false", "0", "":
+			default:
+				return req, apperr.Invalid("refresh", "refresh must be true or false")
+			}
+		}
 	default:
 		return req, apperr.Invalid("content-type", "content type must be application/json or application/x-www-form-urlencoded")
 	}
@@ -161,14 +178,21 @@ func (s *Server) authPreflight(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// authProject loads the path's project for a token request and applies its
-// CORS policy and status; on failure it has written the error response and
-// returns nil.
-func (s *Server) authProject(c *gin.Context) *project.Project {
+// corsProject loads the path's project of a public /auth route and applies
+// its CORS policy (not its status).
+func (s *Server) corsProject(c *gin.Context) (*project.Project, error) {
 	p, err := s.loadProject(c)
 	if err == nil {
 		err = s.cors(c, p)
 	}
+	return p, err
+}
+
+// authProject loads the path's project for a token request and applies its
+// CORS policy and status; on failure it has written the error response and
+// returns nil.
+func (s *Server) authProject(c *gin.Context) *project.Project {
+	p, err := s.corsProject(c)
 	if err == nil && !p.Active() {
 		err = apperr.Forbidden("project is disabled")
 	}
@@ -203,8 +227,13 @@ func (s *Server) authenticate(c *gin.Context) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
-	id := token.Identity{ID: u.ExternalID, Firstname: u.Firstname, Lastname: u.Lastname, Email: u.Email, Attributes: u.Attributes}
-	s.issue(c, p, id)
+	s.issueWith(c, p, endUserIdentity(u), s.newRefresh(c, p, u, req.Refresh))
+}
+
+// endUserIdentity is a stored end-user's token identity when no
+// verification-mode bridge maps it (password-only wiring).
+func endUserIdentity(u *enduser.User) token.Identity {
+	return token.Identity{ID: u.ExternalID, Firstname: u.Firstname, Lastname: u.Lastname, Email: u.Email, Attributes: u.Attributes}
 }
 
 // audience returns the project's `aud`, logging (as a warning: it needs an
@@ -220,6 +249,16 @@ func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
 
 // issue signs a token for id with the project's current secret and writes the response.
 func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
+	s.issueWith(c, p, id, nil)
+}
+
+// refreshMint produces the refresh credential returned with a token
+// (refresh.go); it runs after the signing key is known to be available and
+// before the token is signed.
+type refreshMint func() (refresh.Issued, error)
+
+// issueWith is issue with an optional refresh credential (nil: none).
+func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity, mint refreshMint) {
 	aud, err := s.audience(c, p)
 	if err != nil {
 		WriteError(c, s.d.Log, err)
@@ -233,17 +272,33 @@ func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
 		WriteError(c, s.d.Log, err)
 		return
 	}
+	var rt *refresh.Issued
+	if mint != nil {
+		// After the key check, so a project without a secret (503) never
+		// consumes a refresh credential it cannot answer.
+		r, err := mint()
+		if err != nil {
+			WriteError(c, s.d.Log, err)
+			return
+		}
+		rt = &r
+	}
 	iss, err := token.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
 	if err != nil {
 		WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	writeAuthResponse(c, AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
+	res := AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
 		Token:     iss.Raw,
 		JWT:       "JWT " + iss.Raw,
 		ExpiresAt: iss.ExpiresAt.UTC(),
 		ExpiresIn: int(p.TTL().Seconds()),
 		User:      AuthUser{ID: id.ID, Email: id.Email, Firstname: id.Firstname, Lastname: id.Lastname},
-	})
+	}
+	if rt != nil {
+		exp := rt.ExpiresAt.UTC()
+		res.RefreshToken, res.RefreshExpiresAt = rt.Credential, &exp
+	}
+	writeAuthResponse(c, res)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/bridge"
+	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -29,6 +30,8 @@ import (
 type Bridge interface {
 	CachedProject(ctx context.Context, id string) (*project.Project, error)
 	Authenticate(ctx context.Context, p *project.Project, req bridge.Request) (token.Identity, error)
+	// AuthenticateEndUser maps an end-user verified earlier (refresh.go).
+	AuthenticateEndUser(ctx context.Context, p *project.Project, u *enduser.User) (token.Identity, error)
 }
 
 // APIKeyFromHeaders returns the API key of a server-mode request:
@@ -64,7 +67,10 @@ func (s *Server) authenticateModes(c *gin.Context) {
 		return
 	}
 	ctype := c.GetHeader("Content-Type")
-	var req bridge.Request
+	var (
+		req      bridge.Request
+		verified *enduser.User // set when a password login asks for a refresh credential
+	)
 	if tok, ok, err := DecodeExchangeRequest(ctype, data); err != nil {
 		WriteError(c, s.d.Log, err)
 		return
@@ -81,13 +87,17 @@ func (s *Server) authenticateModes(c *gin.Context) {
 			login = pw.Username
 		}
 		req = bridge.Request{Mode: mapping.ModePassword, Login: login, Password: pw.Password}
+		if pw.Refresh {
+			verified = &enduser.User{}
+			req.Verified = verified
+		}
 	}
 	id, err := s.d.Bridge.Authenticate(ctx, p, req)
 	if err != nil {
 		WriteError(c, s.d.Log, err)
 		return
 	}
-	s.issue(c, p, id)
+	s.issueWith(c, p, id, s.newRefresh(c, p, verified, verified != nil))
 }
 
 // authenticateServer is the server-to-server fast path: no SQL when the
@@ -290,7 +300,17 @@ func (r *AuthResponse) AppendJSON(b []byte) []byte {
 			b = token.AppendJSONString(b, f.v)
 		}
 	}
-	return append(b, '}', '}')
+	b = append(b, '}')
+	if r.RefreshToken != "" {
+		b = append(b, `,"refresh_token":`...)
+		b = token.AppendJSONString(b, r.RefreshToken)
+	}
+	if r.RefreshExpiresAt != nil {
+		b = append(b, `,"refresh_expires_at":"`...)
+		b = r.RefreshExpiresAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 func writeAuthResponse(c *gin.Context, r AuthResponse) {

@@ -20,11 +20,16 @@ type exampleData struct {
 	// the project has no shared secret yet.
 	Ticket       string
 	WidgetScript string
+	// SDKPath and SDKIntegrity load the widget session kit (sdk.go).
+	SDKPath      string
+	SDKIntegrity string
 }
 
 // example serves the example widget page for a project: widget settings with
-// the project id and autoStart false, a login form posting to /auth/<id>, and
-// signInWithCustomToken with the "JWT <token>" form.
+// the project id and autoStart false, and the widget session kit (sdk.go)
+// signing the visitor in from a login form (or an exchange-mode ID token or
+// a server-mode answer pasted into the page) with signInWithCustomToken and
+// the "JWT <token>" form.
 //
 // The page runs a third-party script (the widget loader) on the host that
 // also serves the operator console and /api/v1, so it must not run in this
@@ -42,7 +47,9 @@ type exampleData struct {
 // "Access-Control-Allow-Origin: null" to it because it carries the page's
 // example ticket (exampleticket.go). Trade-off: storage (localStorage,
 // IndexedDB) throws in an opaque origin, so a widget that keeps its session
-// there cannot; the page shows the sign-in flow, real sites embed the snippet.
+// there cannot, and the kit keeps its refresh credential in memory (a reload
+// asks for the password again); the page shows the sign-in flow, real sites
+// embed the snippet. The refresh routes honour the same ticket (refresh.go).
 func (s *Server) example(c *gin.Context) {
 	p, err := s.loadProject(c)
 	if err != nil {
@@ -58,5 +65,7 @@ func (s *Server) example(c *gin.Context) {
 		AuthPath:     "/auth/" + p.ID,
 		Ticket:       s.exampleTicket(c, p.ID),
 		WidgetScript: s.d.WidgetScript,
+		SDKPath:      web.SDK().Path,
+		SDKIntegrity: web.SDK().Integrity,
 	})
 }

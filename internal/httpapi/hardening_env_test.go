@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/app"
+	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -43,7 +45,7 @@ func newHardEnv(t testing.TB, db *store.DB, extra map[string]string) *hardEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &app.App{Config: cfg, DB: db, Projects: project.NewRepo(db), Backend: sealed}
+	a := &app.App{Config: cfg, DB: db, Projects: project.NewRepo(db), Backend: sealed, Refresh: refresh.New(db), Audit: audit.New(db)}
 	a.Users = enduser.NewRepo(db, enduser.NewHasher(enduser.TestParams, 0), nil)
 	a.Secrets = secret.NewCache(secret.NewManager(db, sealed, auditNop{}, time.Hour), time.Minute, nil)
 	// The production wiring: /auth goes through the verification-mode bridge.

@@ -54,10 +54,10 @@ func newMetrics(h *hardening, projectLabels bool) *Metrics {
 		Name: "pingauth_http_request_duration_seconds", Help: "HTTP request latency by route pattern, method and status.", Buckets: buckets,
 	}, []string{"route", "method", "code"})
 	m.authLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "pingauth_auth_request_duration_seconds", Help: "Latency of POST /auth/<projectId> by project.", Buckets: buckets,
+		Name: "pingauth_auth_request_duration_seconds", Help: "Latency of POST /auth/<projectId> (and /refresh) by project.", Buckets: buckets,
 	}, []string{"project"})
 	m.issued = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "pingauth_tokens_issued_total", Help: "Tokens issued by POST /auth/<projectId>.",
+		Name: "pingauth_tokens_issued_total", Help: "Tokens issued by POST /auth/<projectId> (and /refresh).",
 	}, []string{"project"})
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pingauth_auth_failures_total", Help: "Failed /auth requests by project and reason (error code, or locked/rate_limited).",
@@ -117,6 +117,9 @@ func (m *Metrics) observe(c *gin.Context) {
 	m.requests.WithLabelValues(route, c.Request.Method, m.code(status)).Observe(elapsed)
 	if !strings.HasPrefix(route, authRoutePrefix) || c.Request.Method != http.MethodPost {
 		return
+	}
+	if route == refreshRevokeRoute {
+		return // a logout, not a token request
 	}
 	proj := m.ProjectLabel(c.Param("projectId"))
 	if route == verifyRoute {

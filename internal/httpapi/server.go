@@ -69,6 +69,13 @@ type Deps struct {
 	// Bridge enables the verification modes (password, server, exchange) on
 	// /auth; nil keeps the password-only behaviour.
 	Bridge Bridge
+	// Refresh enables refresh credentials (refresh.go) with RefreshUsers to
+	// load their end-users; nil: no refresh routes, and "refresh": true in a
+	// password login is ignored.
+	Refresh      Refresher
+	RefreshUsers UserByID
+	// Audit records automatic refresh revocations (nil: not recorded).
+	Audit Auditor
 }
 
 // Server holds the routes.
@@ -109,7 +116,16 @@ func New(d Deps) *Server {
 	auth.OPTIONS("", s.authPreflight)
 	auth.POST("", s.authenticate)
 	auth.POST("/verify", s.verify) // verify.go
+	if d.Refresh != nil && d.RefreshUsers != nil {
+		auth.OPTIONS("/refresh", s.authPreflight)
+		auth.POST("/refresh", s.refresh) // refresh.go
+		auth.OPTIONS("/refresh/revoke", s.authPreflight)
+		auth.POST("/refresh/revoke", s.refreshRevoke)
+	}
 	e.GET("/example/:projectId", s.exampleHeaders(), s.example)
+	e.GET(sdkRoute, s.sdk)  // sdk.go
+	e.HEAD(sdkRoute, s.sdk) //
+
 	return s
 }
 

@@ -21,6 +21,9 @@ var sensitiveKeys = map[string]bool{"value": true, "pw": true, "pass": true, "ke
 // jwtPattern matches a compact JWS (header.payload.signature) anywhere in a string.
 var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 
+// refreshPattern matches a refresh credential (internal/refresh) anywhere in a string.
+var refreshPattern = regexp.MustCompile(`prt_[a-z2-7]{26}_[A-Za-z0-9_-]{43}`)
+
 // bearerPattern matches credentials after an HTTP auth scheme.
 var bearerPattern = regexp.MustCompile(`(?i)\b(bearer|basic|jwt)\s+[A-Za-z0-9._~+/=-]{8,}`)
 
@@ -38,10 +41,14 @@ func IsSensitiveKey(key string) bool {
 	return false
 }
 
-// Scrub removes JWTs and bearer credentials from free text (error messages).
+// Scrub removes JWTs, refresh credentials and bearer credentials from free
+// text (error messages).
 func Scrub(s string) string {
 	if strings.Contains(s, "eyJ") {
 		s = jwtPattern.ReplaceAllString(s, Redacted)
+	}
+	if strings.Contains(s, "prt_") {
+		s = refreshPattern.ReplaceAllString(s, Redacted)
 	}
 	if strings.ContainsAny(s, " \t") && (strings.Contains(s, "earer") || strings.Contains(s, "asic") || strings.Contains(s, "JWT") || strings.Contains(s, "jwt")) {
 		s = bearerPattern.ReplaceAllString(s, "$1 "+Redacted)

@@ -30,6 +30,15 @@ const (
 	MaxTTL = 24 * time.Hour
 )
 
+// Refresh credential lifetime (how long a password sign-in through the
+// widget SDK is remembered): 0 turns refresh credentials off, else between
+// MinRefreshTTL and MaxRefreshTTL. New projects get DefaultRefreshTTL.
+const (
+	MinRefreshTTL     = 5 * time.Minute
+	MaxRefreshTTL     = 90 * 24 * time.Hour
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+)
+
 var (
 	idPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -48,19 +57,25 @@ type Tenant struct {
 
 // Project is one Pingstreams project served by this service.
 type Project struct {
-	ID              string    `gorm:"primaryKey" json:"id"`
-	TenantID        string    `json:"tenant_id"`
-	Name            string    `json:"name"`
-	AllowedOrigins  []string  `gorm:"serializer:json" json:"allowed_origins"`
-	TokenTTLSeconds int       `gorm:"column:token_ttl_seconds" json:"token_ttl_seconds"`
-	AudienceBase    string    `json:"audience_base,omitempty"`
-	Status          string    `json:"status"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	ID              string   `gorm:"primaryKey" json:"id"`
+	TenantID        string   `json:"tenant_id"`
+	Name            string   `json:"name"`
+	AllowedOrigins  []string `gorm:"serializer:json" json:"allowed_origins"`
+	TokenTTLSeconds int      `gorm:"column:token_ttl_seconds" json:"token_ttl_seconds"`
+	// RefreshTTLSeconds is how long a password sign-in may be renewed with
+	// refresh credentials (POST /auth/<id>/refresh); 0: refresh off.
+	RefreshTTLSeconds int       `gorm:"column:refresh_ttl_seconds" json:"refresh_ttl_seconds"`
+	AudienceBase      string    `json:"audience_base,omitempty"`
+	Status            string    `json:"status"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // TTL returns the token lifetime of the project.
 func (p *Project) TTL() time.Duration { return time.Duration(p.TokenTTLSeconds) * time.Second }
+
+// RefreshTTL returns how long a password sign-in may be renewed (0: off).
+func (p *Project) RefreshTTL() time.Duration { return time.Duration(p.RefreshTTLSeconds) * time.Second }
 
 // Active reports whether the project may issue tokens.
 func (p *Project) Active() bool { return p.Status == StatusActive }
@@ -174,6 +189,10 @@ func (p *Project) Validate() error {
 	ttl := p.TTL()
 	if ttl < MinTTL || ttl > MaxTTL {
 		return apperr.Invalid("token_ttl_seconds", "token_ttl_seconds must be between %d and %d", int(MinTTL.Seconds()), int(MaxTTL.Seconds()))
+	}
+	if r := p.RefreshTTL(); r != 0 && (r < MinRefreshTTL || r > MaxRefreshTTL) {
+		return apperr.Invalid("refresh_ttl_seconds", "refresh_ttl_seconds must be 0 (refresh credentials off) or between %d and %d",
+			int(MinRefreshTTL.Seconds()), int(MaxRefreshTTL.Seconds()))
 	}
 	if p.AudienceBase != "" {
 		b, err := audience.NormalizeBase(p.AudienceBase)
@@ -369,12 +388,13 @@ func (r *Repo) Update(ctx context.Context, p *Project) error {
 		return err
 	}
 	res := r.db.WithContext(ctx).Model(&Project{}).Where("id = ?", p.ID).Updates(map[string]any{
-		"name":              p.Name,
-		"allowed_origins":   mustJSON(p.AllowedOrigins),
-		"token_ttl_seconds": p.TokenTTLSeconds,
-		"audience_base":     p.AudienceBase,
-		"status":            p.Status,
-		"updated_at":        time.Now().UTC(),
+		"name":                p.Name,
+		"allowed_origins":     mustJSON(p.AllowedOrigins),
+		"token_ttl_seconds":   p.TokenTTLSeconds,
+		"refresh_ttl_seconds": p.RefreshTTLSeconds,
+		"audience_base":       p.AudienceBase,
+		"status":              p.Status,
+		"updated_at":          time.Now().UTC(),
 	})
 	if res.Error != nil {
 		return fmt.Errorf("update project: %w", res.Error)

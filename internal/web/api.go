@@ -17,6 +17,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	assets "github.com/pingstreams/pingauth/web"
 )
 
@@ -186,8 +187,11 @@ type projectInput struct {
 	Name            string   `json:"name"`
 	AllowedOrigins  []string `json:"allowed_origins"`
 	TokenTTLSeconds int      `json:"token_ttl_seconds"`
-	AudienceBase    string   `json:"audience_base"`
-	Status          string   `json:"status"`
+	// RefreshTTLSeconds: absent on create gives the default (30 days); 0
+	// turns refresh credentials off.
+	RefreshTTLSeconds *int   `json:"refresh_ttl_seconds"`
+	AudienceBase      string `json:"audience_base"`
+	Status            string `json:"status"`
 }
 
 func (c *Console) apiProjectCreate(g *gin.Context) {
@@ -197,7 +201,7 @@ func (c *Console) apiProjectCreate(g *gin.Context) {
 		return
 	}
 	p := &project.Project{ID: in.ID, Name: in.Name, AllowedOrigins: in.AllowedOrigins, TokenTTLSeconds: in.TokenTTLSeconds, AudienceBase: in.AudienceBase, Status: in.Status}
-	if err := c.createProject(g, p); err != nil {
+	if err := c.createProject(g, p, in.RefreshTTLSeconds); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -365,7 +369,8 @@ func (c *Console) apiProject(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) apiProjectUpdate(g *gin.Context, p *project.Project) {
-	in := projectInput{Name: p.Name, AllowedOrigins: p.AllowedOrigins, TokenTTLSeconds: p.TokenTTLSeconds, AudienceBase: p.AudienceBase, Status: p.Status}
+	refreshTTL := p.RefreshTTLSeconds
+	in := projectInput{Name: p.Name, AllowedOrigins: p.AllowedOrigins, TokenTTLSeconds: p.TokenTTLSeconds, RefreshTTLSeconds: &refreshTTL, AudienceBase: p.AudienceBase, Status: p.Status}
 	if err := bind(g, &in); err != nil {
 		c.fail(g, err)
 		return
@@ -374,7 +379,12 @@ func (c *Console) apiProjectUpdate(g *gin.Context, p *project.Project) {
 		c.fail(g, apperr.Invalid("id", "the project id cannot change"))
 		return
 	}
+	if in.RefreshTTLSeconds == nil { // explicit null: the default
+		d := int(project.DefaultRefreshTTL.Seconds())
+		in.RefreshTTLSeconds = &d
+	}
 	p.Name, p.AllowedOrigins, p.TokenTTLSeconds, p.AudienceBase, p.Status = in.Name, in.AllowedOrigins, in.TokenTTLSeconds, in.AudienceBase, in.Status
+	p.RefreshTTLSeconds = *in.RefreshTTLSeconds
 	if err := c.updateProject(g, p); err != nil {
 		c.fail(g, err)
 		return
@@ -527,12 +537,16 @@ func (c *Console) apiUserUpdate(g *gin.Context, p *project.Project) {
 		return
 	}
 	u.Email, u.Username, u.ExternalID, u.Firstname, u.Lastname, u.Roles, u.Attributes = in.Email, in.Username, in.ExternalID, in.Firstname, in.Lastname, in.Roles, in.Attributes
+	wasEnabled := u.Enabled
 	if in.Enabled != nil {
 		u.Enabled = *in.Enabled
 	}
 	if err := c.d.Users.Update(g.Request.Context(), u); err != nil {
 		c.fail(g, err)
 		return
+	}
+	if wasEnabled && !u.Enabled {
+		c.endRefresh(g, p, u.ID, refresh.ReasonUserDisabled)
 	}
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.update", Target: u.ExternalID})
 	c.ok(g, http.StatusOK, u)
@@ -565,6 +579,34 @@ func (c *Console) apiUserPassword(g *gin.Context, p *project.Project) {
 		return
 	}
 	g.Status(http.StatusNoContent)
+}
+
+// apiUserRefresh lists the end-user's remembered sign-ins (live refresh
+// credential families; never a credential).
+func (c *Console) apiUserRefresh(g *gin.Context, p *project.Project) {
+	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	fams := []refresh.Family{}
+	if c.d.Refresh != nil {
+		if fams, err = c.d.Refresh.Families(g.Request.Context(), p.ID, u.ID); err != nil {
+			c.fail(g, err)
+			return
+		}
+	}
+	c.ok(g, http.StatusOK, gin.H{"sign_ins": fams})
+}
+
+// apiUserRefreshRevoke revokes every refresh credential of the end-user.
+func (c *Console) apiUserRefreshRevoke(g *gin.Context, p *project.Project) {
+	n, err := c.revokeUserRefresh(g, p, g.Param("userId"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.ok(g, http.StatusOK, gin.H{"revoked_sign_ins": n})
 }
 
 func (c *Console) apiUsersImport(g *gin.Context, p *project.Project) {

@@ -22,6 +22,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	assets "github.com/pingstreams/pingauth/web"
 )
 
 // ModesAdmin manages a project's verification modes, API keys, identity
@@ -53,59 +54,88 @@ type snippet struct {
 }
 
 // modeSnippets are the integration examples of the enabled modes; key
-// ("" for a placeholder) fills the server-mode example.
+// ("" for a placeholder) fills the server-mode example. Every page-side
+// example uses the widget session kit (web/sdk), loaded with its SRI hash.
 func (c *Console) modeSnippets(p *project.Project, authURL string, modes []string, key string) []snippet {
 	var out []snippet
+	base := strings.TrimSuffix(authURL, "/auth/"+p.ID)
 	if slices.Contains(modes, mapping.ModePassword) {
 		out = append(out, snippet{ID: "snippet", Title: "Widget snippet · password mode", Link: "/example/" + url.PathEscape(p.ID),
-			Hint: "Add this to the pages where the chat widget runs (their origin must be in the allowed origins), and call <code>pingauthSignIn(email, password)</code> from your login form.",
-			Code: pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword)})
+			Hint: "Add this to the pages where the chat widget runs (their origin must be in the allowed origins), with a sign-in form whose fields are named <code>email</code> and <code>password</code>. The widget session kit signs the visitor in, renews the token before it expires and, with a refresh credential, keeps returning visitors signed in without the password.",
+			Code: pageSnippet(p.ID, base, c.d.WidgetScript, mapping.ModePassword)})
 	}
 	if slices.Contains(modes, mapping.ModeServer) {
 		out = append(out, snippet{ID: "snippet-server", Title: "Server mode · from your backend",
-			Hint: "Your backend mints the token for a visitor it already knows and hands <code>jwt</code> to its page. Send the API key only from servers: a request with a key and an <code>Origin</code> header is refused.",
+			Hint: "Your backend mints the token for a visitor it already knows and hands pingauth's answer to its page. Send the API key only from servers: a request with a key and an <code>Origin</code> header is refused.",
 			Code: serverSnippet(authURL, key)})
+		out = append(out, snippet{ID: "snippet-server-page", Title: "Server mode · in the page",
+			Hint: "The widget session kit asks your backend (the call above, behind your own session) whenever it needs a token: at sign-in and before each token expires.",
+			Code: pageSnippet(p.ID, base, c.d.WidgetScript, mapping.ModeServer)})
 	}
 	if slices.Contains(modes, mapping.ModeExchange) {
 		out = append(out, snippet{ID: "snippet-exchange", Title: "Exchange mode · from the page",
-			Hint: "Call <code>pingauthExchange(idToken)</code> with the ID token your identity provider gave the page (its origin must be in the allowed origins).",
-			Code: pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModeExchange)})
+			Hint: "Give the widget session kit a function returning the ID token your identity provider gave the page (its origin must be in the allowed origins); it exchanges a fresh one whenever the widget token needs renewing.",
+			Code: pageSnippet(p.ID, base, c.d.WidgetScript, mapping.ModeExchange)})
 	}
 	return out
 }
 
 // pageSnippet is the code an operator pastes into the pages where the widget
-// runs, for a browser-side mode (password or exchange).
-func pageSnippet(projectID, authURL, widgetScript, mode string) string {
-	loader := "<!-- then load the Pingstreams widget script as usual, e.g. -->\n<!-- <script async src=\"https://…/launch.js\"></script> -->"
-	if widgetScript != "" {
-		loader = fmt.Sprintf("<script async src=%q></script>", widgetScript)
+// runs: widget settings, the standard widget loader, the widget session kit
+// (with its SRI hash, computed from the served bytes) and the mode's call.
+func pageSnippet(projectID, base, widgetScript, mode string) string {
+	loader := widgetScript
+	if loader == "" {
+		loader = "https://…/launch.js" // the Pingstreams widget script
 	}
-	call, body := "// Call with the visitor's credentials (e.g. from your login form).\n  async function pingauthSignIn(email, password) {", "{ email: email, password: password }"
-	if mode == mapping.ModeExchange {
-		call, body = "// Call with the ID token your identity provider gave this page.\n  async function pingauthExchange(idToken) {", "{ id_token: idToken }"
+	sdk := assets.SDK()
+	authURL := base + "/auth/" + projectID
+	var call string
+	switch mode {
+	case mapping.ModeExchange:
+		call = fmt.Sprintf(`  // Exchange mode: the kit posts { id_token: idToken } to
+  // %s now and whenever the widget token needs renewing, so
+  // return a fresh ID token each time (most IdP SDKs refresh it for you).
+  chat.exchange(function () {
+    return myIdentityProvider.getIdToken(); // your IdP SDK's call
+  });`, authURL)
+	case mapping.ModeServer:
+		call = `  // Server mode: your backend calls pingauth with its API key (see above)
+  // for its signed-in visitor and returns the answer as it is.
+  chat.server(function () {
+    return fetch("/chat-token", { credentials: "same-origin" }).then(function (r) { return r.json(); });
+  });`
+	default:
+		call = fmt.Sprintf(`  // Password mode: the form's email (or username) and password fields are
+  // posted once to %s with "refresh": true; later
+  // tokens come from the refresh credential, kept in localStorage (pass
+  // storage: "memory" to connect to keep it in memory only; reloads then
+  // ask for the password again). Or call chat.password(email, password).
+  chat.passwordForm(document.getElementById("login"));`, authURL)
 	}
 	return fmt.Sprintf(`<script>
   // Widget settings: autoStart false so the widget waits for the sign-in.
   window.tiledeskSettings = { projectid: %q, autoStart: false };
+  // Standard widget loader: window.Tiledesk queues calls until it loads.
+  (function (d, s, id, src) {
+    var w = window, i = function () { i.c(arguments); }; i.q = []; i.c = function (a) { i.q.push(a); }; w.Tiledesk = i;
+    var js = d.createElement(s), fjs = d.getElementsByTagName(s)[0];
+    js.id = id; js.async = true; js.src = src; fjs.parentNode.insertBefore(js, fjs);
+  }(document, "script", "tiledesk-jssdk", %q));
 </script>
-%s
+<!-- pingauth widget session kit %s (%d bytes): it calls
+     window.Tiledesk("signInWithCustomToken", "JWT " + token), renews the
+     token before it expires and recovers when the widget gets a 401. -->
+<script src="%s%s" integrity="%s" crossorigin="anonymous"></script>
 <script>
-  %s
-    const r = await fetch(%q, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(%s)
-    });
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.error.message);
-    // body.jwt is the ready "JWT <token>" form the widget expects.
-    window.Tiledesk("signInWithCustomToken", body.jwt);
-  }
-  window.Tiledesk("onAuthStateChanged", function (e) {
-    if (e.detail && e.detail.isLogged) window.Tiledesk("show");
+  var chat = pingauth.connect({ url: %q, projectId: %q });
+%s
+  chat.on(function (s) {
+    // s.state is "signed-in", "signing-in" or "signed-out" (show your sign-in then)
+    if (s.state === "signed-in") window.Tiledesk("show");
   });
-</script>`, projectID, loader, call, authURL, body)
+  // On sign-out: chat.logout() signs the widget out and forgets the visitor.
+</script>`, projectID, loader, sdk.Version, len(sdk.Body), base, sdk.Path, sdk.Integrity, base, projectID, call)
 }
 
 // serverSnippet is the server-mode call; key "" shows an environment variable.
@@ -118,7 +148,9 @@ func serverSnippet(authURL, key string) string {
   -H 'Content-Type: application/json' \
   -d '{"user":{"id":"123","email":"user@example.com","firstname":"Andrea","lastname":"Leo"}}'
 # → {"token":"eyJ…","jwt":"JWT eyJ…","expires_in":…,"user":{…}}
-# The page then calls window.Tiledesk("signInWithCustomToken", jwt).`, authURL, key)
+# Serve this answer to your page (e.g. at /chat-token, behind your own
+# session): the widget session kit hands it to the widget with
+# window.Tiledesk("signInWithCustomToken", jwt) and asks again before it expires.`, authURL, key)
 }
 
 // --- sign-in methods page ---
@@ -392,6 +424,11 @@ func parseOverrideAttributes(raw string) (map[string]any, error) {
 
 // parseSeconds reads a duration field given as 15m, 1h30m or a number of seconds.
 func parseSeconds(field, raw, what string) (int, error) {
+	if days, ok := strings.CutSuffix(raw, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 3650 {
+			return n * 86400, nil
+		}
+	}
 	d, err := time.ParseDuration(raw)
 	if err != nil {
 		if n, err2 := strconv.Atoi(raw); err2 == nil {
@@ -399,7 +436,7 @@ func parseSeconds(field, raw, what string) (int, error) {
 		}
 	}
 	if err != nil {
-		return 0, apperr.Invalid(field, "%s %q must look like 15m, 1h or a number of seconds", what, truncate(raw, 20))
+		return 0, apperr.Invalid(field, "%s %q must look like 15m, 1h, 30d or a number of seconds", what, truncate(raw, 20))
 	}
 	return int(d.Seconds()), nil
 }

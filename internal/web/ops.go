@@ -19,6 +19,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
 
@@ -34,27 +35,74 @@ func (c *Console) createTenant(g *gin.Context, id, name string) (*project.Tenant
 	return t, nil
 }
 
-func (c *Console) createProject(g *gin.Context, p *project.Project) error {
+// createProject stores a new project; refreshTTL nil gives the default
+// refresh credential lifetime (project.DefaultRefreshTTL).
+func (c *Console) createProject(g *gin.Context, p *project.Project, refreshTTL *int) error {
 	p.TenantID = g.Param("tenantId")
 	if p.TokenTTLSeconds == 0 {
 		p.TokenTTLSeconds = int(c.d.DefaultTTL.Seconds())
+	}
+	p.RefreshTTLSeconds = int(project.DefaultRefreshTTL.Seconds())
+	if refreshTTL != nil {
+		p.RefreshTTLSeconds = *refreshTTL
 	}
 	if err := c.d.Projects.Create(g.Request.Context(), p); err != nil {
 		return err
 	}
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.create", Target: p.ID,
-		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds}})
+		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
+			"refresh_ttl_seconds": p.RefreshTTLSeconds}})
 	return nil
 }
 
+// updateProject saves p; disabling the project revokes its refresh
+// credentials (they would be refused at their next use anyway).
 func (c *Console) updateProject(g *gin.Context, p *project.Project) error {
 	if err := c.d.Projects.Update(g.Request.Context(), p); err != nil {
 		return err
 	}
 	c.d.ProjectChanged(p.ID)
+	if !p.Active() && c.d.Refresh != nil {
+		if _, err := c.d.Refresh.RevokeProject(g.Request.Context(), p.ID, refresh.ReasonProjectDisabled); err != nil {
+			c.d.Log.ErrorContext(g.Request.Context(), "revoking refresh credentials of a disabled project failed", "project_id", p.ID, "error", err.Error())
+		}
+	}
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.update", Target: p.ID,
-		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds, "status": p.Status}})
+		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
+			"refresh_ttl_seconds": p.RefreshTTLSeconds, "status": p.Status}})
 	return nil
+}
+
+// endRefresh revokes an end-user's refresh credentials after a change that
+// makes them invalid (disable, password reset). Failure is logged only: the
+// refresh endpoint checks the user's state at every use as well.
+func (c *Console) endRefresh(g *gin.Context, p *project.Project, userID, reason string) {
+	if c.d.Refresh == nil {
+		return
+	}
+	if _, err := c.d.Refresh.RevokeUser(g.Request.Context(), p.ID, userID, reason); err != nil {
+		c.d.Log.ErrorContext(g.Request.Context(), "revoking refresh credentials failed", "project_id", p.ID, "user_id", userID, "reason", reason, "error", err.Error())
+	}
+}
+
+// revokeUserRefresh is the operator action "revoke remembered sign-ins":
+// every refresh credential of the end-user stops working at once (the
+// visitor's current widget token lives until it expires). Audited.
+func (c *Console) revokeUserRefresh(g *gin.Context, p *project.Project, id string) (int, error) {
+	u, err := c.d.Users.Get(g.Request.Context(), p.ID, id)
+	if err != nil {
+		return 0, err
+	}
+	if c.d.Refresh == nil {
+		return 0, apperr.NotFound("refresh credentials are not enabled on this server")
+	}
+	n, err := c.d.Refresh.RevokeUser(g.Request.Context(), p.ID, u.ID, refresh.ReasonOperator)
+	if err != nil {
+		return 0, err
+	}
+	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.refresh_revoke", Target: u.ExternalID,
+		Details: map[string]any{"sign_ins": n}})
+	return n, nil
 }
 
 func (c *Console) deleteProject(g *gin.Context, p *project.Project) error {
@@ -177,6 +225,8 @@ func (c *Console) setUserEnabled(g *gin.Context, p *project.Project, id string, 
 	action := "enduser.disable"
 	if enabled {
 		action = "enduser.enable"
+	} else {
+		c.endRefresh(g, p, u.ID, refresh.ReasonUserDisabled)
 	}
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: action, Target: u.ExternalID})
 	return nil
@@ -190,6 +240,7 @@ func (c *Console) setUserPassword(g *gin.Context, p *project.Project, id, passwo
 	if err := c.d.Users.SetPassword(g.Request.Context(), p.ID, id, password); err != nil {
 		return err
 	}
+	c.endRefresh(g, p, u.ID, refresh.ReasonPasswordChanged)
 	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.password_reset", Target: u.ExternalID})
 	return nil
 }

@@ -51,11 +51,13 @@ func loadPages() (*pages, error) {
 			}
 			return ""
 		},
-		"join":  strings.Join,
-		"ttl":   humanDuration,
-		"json":  func(e audit.Event) string { return e.MarshalDetails() },
-		"add":   func(a, b int) int { return a + b },
-		"isSel": func(a, b string) bool { return a == b },
+		"join":    strings.Join,
+		"ttl":     humanDuration,
+		"refresh": humanRefresh,
+		"advice":  ttlAdvice,
+		"json":    func(e audit.Event) string { return e.MarshalDetails() },
+		"add":     func(a, b int) int { return a + b },
+		"isSel":   func(a, b string) bool { return a == b },
 	}
 	p := &pages{t: map[string]*template.Template{}}
 	for _, n := range pageNames {
@@ -93,6 +95,32 @@ func (c *Console) static(g *gin.Context) {
 	}
 	g.Header("Cache-Control", "public, max-age=3600")
 	http.ServeContent(g.Writer, g.Request, name, time.Time{}, bytes.NewReader(b))
+}
+
+// humanRefresh renders a refresh credential lifetime: 30d, 12h, or off.
+func humanRefresh(s int) string {
+	switch {
+	case s <= 0:
+		return "off"
+	case s%86400 == 0:
+		return strconv.Itoa(s/86400) + "d"
+	}
+	return humanDuration(s)
+}
+
+// ttlAdvice is the console's guidance on a token lifetime: the widget uses
+// the token as its REST credential until it expires (PROTOCOL.md), so it is
+// what a copied token is worth; the SDK renews it before expiry.
+func ttlAdvice(s int) string {
+	d := time.Duration(s) * time.Second
+	switch {
+	case d > time.Hour:
+		return "Long: the widget uses this token as its REST credential, so a copied token works for " + humanDuration(s) +
+			". With the widget session kit renewing tokens before they expire, 15m costs visitors nothing."
+	case d < 2*time.Minute:
+		return "Very short: every signed-in visitor's page re-mints a token every minute or so. 5m–60m suits most sites."
+	}
+	return "The widget uses this token as its REST credential until it expires; the widget session kit renews it before then. 5m–60m suits most sites (default 15m)."
 }
 
 // humanDuration renders seconds as 15m, 1h30m, 45s.
@@ -151,6 +179,7 @@ var flashes = map[string]string{
 	"override":         "Per-user override saved.",
 	"override_removed": "Per-user override removed.",
 	"email_denylist":   "Email deny-list saved.",
+	"refresh_revoked":  "Remembered sign-ins revoked: the visitor must sign in with the password again.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -260,6 +289,7 @@ type projectForm struct {
 	Name    string
 	Origins string
 	TTL     string
+	Refresh string
 	Status  string
 	Aud     string
 }
@@ -269,25 +299,37 @@ func (c *Console) projectNewPage(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	f := projectForm{Tenant: g.Param("tenantId"), New: true, TTL: humanDuration(int(c.d.DefaultTTL.Seconds())), Status: project.StatusActive}
+	f := projectForm{Tenant: g.Param("tenantId"), New: true, TTL: humanDuration(int(c.d.DefaultTTL.Seconds())),
+		Refresh: humanRefresh(int(project.DefaultRefreshTTL.Seconds())), Status: project.StatusActive}
 	c.render(g, http.StatusOK, "project_form", "New project", f)
 }
 
-func readProjectForm(g *gin.Context) (projectForm, *project.Project, error) {
+// readProjectForm reads the project form; refreshTTL is nil when the form
+// has no (or an empty) refresh lifetime field.
+func readProjectForm(g *gin.Context) (projectForm, *project.Project, *int, error) {
 	f := projectForm{ID: strings.TrimSpace(g.PostForm("id")), Name: g.PostForm("name"), Origins: g.PostForm("origins"),
-		TTL: strings.TrimSpace(g.PostForm("ttl")), Status: g.PostForm("status"), Aud: strings.TrimSpace(g.PostForm("audience_base"))}
+		TTL: strings.TrimSpace(g.PostForm("ttl")), Refresh: strings.TrimSpace(g.PostForm("refresh_ttl")),
+		Status: g.PostForm("status"), Aud: strings.TrimSpace(g.PostForm("audience_base"))}
 	p := &project.Project{ID: f.ID, Name: f.Name, Status: f.Status, AudienceBase: f.Aud}
 	p.AllowedOrigins = splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Origins), "\n")
 	ttl, err := parseSeconds("ttl", f.TTL, "token lifetime")
 	p.TokenTTLSeconds = ttl
-	return f, p, err
+	var refreshTTL *int
+	if f.Refresh != "" && err == nil {
+		r := 0 // "off" or "0": refresh credentials off
+		if !strings.EqualFold(f.Refresh, "off") {
+			r, err = parseSeconds("refresh_ttl_seconds", f.Refresh, "refresh credential lifetime")
+		}
+		refreshTTL = &r
+	}
+	return f, p, refreshTTL, err
 }
 
 func (c *Console) projectCreate(g *gin.Context) {
-	f, p, err := readProjectForm(g)
+	f, p, refreshTTL, err := readProjectForm(g)
 	f.Tenant, f.New = g.Param("tenantId"), true
 	if err == nil {
-		err = c.createProject(g, p)
+		err = c.createProject(g, p, refreshTTL)
 	}
 	if err != nil {
 		c.formError(g, err, func(msg string, status int) {
@@ -299,15 +341,20 @@ func (c *Console) projectCreate(g *gin.Context) {
 }
 
 func (c *Console) projectEditPage(g *gin.Context, p *project.Project) {
-	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: humanDuration(p.TokenTTLSeconds), Status: p.Status, Aud: p.AudienceBase}
+	f := projectForm{Tenant: p.TenantID, ID: p.ID, Name: p.Name, Origins: strings.Join(p.AllowedOrigins, "\n"), TTL: humanDuration(p.TokenTTLSeconds),
+		Refresh: humanRefresh(p.RefreshTTLSeconds), Status: p.Status, Aud: p.AudienceBase}
 	c.render(g, http.StatusOK, "project_form", "Edit "+p.Name, f)
 }
 
 func (c *Console) projectUpdate(g *gin.Context, p *project.Project) {
-	f, in, err := readProjectForm(g)
+	f, in, refreshTTL, err := readProjectForm(g)
 	f.Tenant, f.ID = p.TenantID, p.ID
 	if err == nil {
 		in.ID, in.TenantID = p.ID, p.TenantID
+		in.RefreshTTLSeconds = p.RefreshTTLSeconds // a form without the field keeps it
+		if refreshTTL != nil {
+			in.RefreshTTLSeconds = *refreshTTL
+		}
 		err = c.updateProject(g, in)
 	}
 	if err != nil {
@@ -383,7 +430,7 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 	}
 	return &projectPage{
 		P: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
-		Snippet:    pageSnippet(p.ID, authURL, c.d.WidgetScript, mapping.ModePassword),
+		Snippet:    pageSnippet(p.ID, c.d.PublicURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),
 		Modes:      modes,
 		CanMethods: c.d.Modes != nil && c.can(g, p.TenantID, rbac.ObjMapping, rbac.ActRead),
@@ -452,18 +499,22 @@ func (c *Console) roleRulesUpdate(g *gin.Context, p *project.Project) {
 // --- end-users ---
 
 type usersPage struct {
-	P        *project.Project
-	Users    []enduser.User
-	Total    int64
-	Search   string
-	Offset   int
-	Limit    int
-	Prev     string
-	Next     string
-	CanWrite bool
-	Form     userInput
-	FormErr  string
-	RowErr   string
+	P     *project.Project
+	Users []enduser.User
+	// SignIns counts each listed user's remembered sign-ins (live refresh
+	// credential families); ShowSignIns is false when none are issued here.
+	SignIns     map[string]int
+	ShowSignIns bool
+	Total       int64
+	Search      string
+	Offset      int
+	Limit       int
+	Prev        string
+	Next        string
+	CanWrite    bool
+	Form        userInput
+	FormErr     string
+	RowErr      string
 }
 
 func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, error) {
@@ -477,7 +528,16 @@ func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, err
 		return nil, err
 	}
 	d := &usersPage{P: p, Users: us, Total: total, Search: search, Offset: offset, Limit: limit,
-		CanWrite: c.can(g, p.TenantID, rbac.ObjEndUser, rbac.ActWrite)}
+		CanWrite: c.can(g, p.TenantID, rbac.ObjEndUser, rbac.ActWrite), SignIns: map[string]int{}, ShowSignIns: c.d.Refresh != nil}
+	if c.d.Refresh != nil {
+		ids := make([]string, len(us))
+		for i := range us {
+			ids[i] = us[i].ID
+		}
+		if d.SignIns, err = c.d.Refresh.LiveCounts(g.Request.Context(), p.ID, ids); err != nil {
+			return nil, err
+		}
+	}
 	base := "/console/projects/" + url.PathEscape(p.ID) + "/users?search=" + url.QueryEscape(search) + "&offset="
 	if offset > 0 {
 		d.Prev = base + strconv.Itoa(max(0, offset-limit))
@@ -544,6 +604,15 @@ func (c *Console) userResetPassword(g *gin.Context, p *project.Project) {
 		return
 	}
 	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", "password")
+}
+
+// userRevokeRefresh is the users page's "Revoke remembered sign-ins".
+func (c *Console) userRevokeRefresh(g *gin.Context, p *project.Project) {
+	if _, err := c.revokeUserRefresh(g, p, g.Param("userId")); err != nil {
+		c.fail(g, err)
+		return
+	}
+	redirect(g, "/console/projects/"+url.PathEscape(p.ID)+"/users", "refresh_revoked")
 }
 
 type importPage struct {

@@ -93,6 +93,7 @@ func (c *Console) routes() []Route {
 		pj(post, "/console/projects/:projectId/users/import", eu, W, c.usersImport),
 		pj(post, "/console/projects/:projectId/users/:userId/enabled", eu, W, c.userSetEnabled),
 		pj(post, "/console/projects/:projectId/users/:userId/password", eu, W, c.userResetPassword),
+		pj(post, "/console/projects/:projectId/users/:userId/refresh/revoke", eu, W, c.userRevokeRefresh),
 		pj(get, "/console/projects/:projectId/audit", aud, R, c.projectAuditPage),
 
 		// JSON admin API.
@@ -133,6 +134,8 @@ func (c *Console) routes() []Route {
 		pj(patch, "/api/v1/projects/:projectId/users/:userId", eu, W, c.apiUserUpdate),
 		pj(del, "/api/v1/projects/:projectId/users/:userId", eu, W, c.apiUserDelete),
 		pj(post, "/api/v1/projects/:projectId/users/:userId/password", eu, W, c.apiUserPassword),
+		pj(get, "/api/v1/projects/:projectId/users/:userId/refresh-tokens", eu, R, c.apiUserRefresh),
+		pj(del, "/api/v1/projects/:projectId/users/:userId/refresh-tokens", eu, W, c.apiUserRefreshRevoke),
 		pj(get, "/api/v1/projects/:projectId/audit", aud, R, c.apiProjectAudit),
 	}
 	if c.d.Modes != nil {

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -57,6 +59,17 @@ type Deps struct {
 	PageSecurity gin.HandlerFunc
 	// DenyEmails is the deployment's email deny-list (shown on tenant settings).
 	DenyEmails token.EmailDenyList
+	// Refresh manages end-users' refresh credentials (nil: none are issued;
+	// the users page and routes then show no remembered sign-ins).
+	Refresh RefreshStore
+}
+
+// RefreshStore lists and revokes refresh credentials (*refresh.Store).
+type RefreshStore interface {
+	Families(ctx context.Context, projectID, endUserID string) ([]refresh.Family, error)
+	LiveCounts(ctx context.Context, projectID string, endUserIDs []string) (map[string]int, error)
+	RevokeUser(ctx context.Context, projectID, endUserID, reason string) (int, error)
+	RevokeProject(ctx context.Context, projectID, reason string) (int64, error)
 }
 
 // LoginGuard is the abuse protection applied to operator logins
