@@ -16,6 +16,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/events"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/operator"
@@ -44,6 +45,10 @@ type App struct {
 	// Modes is the verification-mode stack (password/server/exchange bridge
 	// and its admin service); nil serves password logins only.
 	Modes *bridge.Stack
+	// Events publishes every committed admin change and applies changes to
+	// the caches above (see StartListener for other instances' changes).
+	Events   *events.Bus
+	listener *events.Listener
 }
 
 // Options tune Open.
@@ -112,6 +117,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails,
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
+	a.wireEvents()
 	return a, nil
 }
 
@@ -162,6 +168,9 @@ func (a *App) HTTP() *httpapi.Server {
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
+	if a.listener != nil {
+		a.listener.Close()
+	}
 	if a.Secrets != nil {
 		errs = append(errs, a.Secrets.Close()) // waits for background refreshes
 	}

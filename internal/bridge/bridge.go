@@ -21,6 +21,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -84,6 +85,7 @@ type Bridge struct {
 
 	pmu   sync.RWMutex
 	projs map[string]projEntry
+	pgen  uint64 // bumped by every invalidation: a load started before one does not store
 	pg    singleflight.Group
 }
 
@@ -130,6 +132,9 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 		return e.p, nil
 	}
 	v, err, _ := b.pg.Do(id, func() (any, error) {
+		b.pmu.RLock()
+		gen := b.pgen
+		b.pmu.RUnlock()
 		p, err := b.projects.Get(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
@@ -138,7 +143,9 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 		if len(b.projs) > 10_000 {
 			b.projs = map[string]projEntry{}
 		}
-		b.projs[id] = projEntry{p: p, fetched: b.now()}
+		if b.pgen == gen {
+			b.projs[id] = projEntry{p: p, fetched: b.now()}
+		}
 		b.pmu.Unlock()
 		return p, nil
 	})
@@ -152,8 +159,49 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 func (b *Bridge) InvalidateProject(id string) {
 	b.pmu.Lock()
 	delete(b.projs, id)
+	b.pgen++
 	b.pmu.Unlock()
 	b.pg.Forget(id)
+}
+
+// invalidateAllProjects drops every cached project row.
+func (b *Bridge) invalidateAllProjects() {
+	b.pmu.Lock()
+	for id := range b.projs {
+		b.pg.Forget(id)
+	}
+	b.projs = map[string]projEntry{}
+	b.pgen++
+	b.pmu.Unlock()
+}
+
+// Changed applies a committed change (an internal/events event: kind is a
+// store.Kind* constant) to the bridge's caches.
+func (b *Bridge) Changed(kind, id string) {
+	switch kind {
+	case store.KindProject:
+		b.InvalidateProject(id)
+		b.settings.Invalidate(id)
+		b.idp.Invalidate(id)
+	case store.KindAPIKey:
+		b.keys.Invalidate(id)
+	case store.KindSettings:
+		b.settings.Invalidate(id)
+	case store.KindIdP:
+		b.idp.Invalidate(id)
+	case store.KindTenant: // the tenant's deny-list is in each project's settings
+		b.settings.InvalidateAll()
+		b.invalidateAllProjects()
+	}
+}
+
+// DropCaches empties every cache of the bridge (the invalidation listener
+// reconnected: changes may have been missed).
+func (b *Bridge) DropCaches() {
+	b.invalidateAllProjects()
+	b.keys.InvalidateAll()
+	b.settings.InvalidateAll()
+	b.idp.InvalidateAll()
 }
 
 // Authenticate verifies req for project p and returns the token identity.
