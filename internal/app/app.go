@@ -22,6 +22,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/ratelimit/redislimit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -49,6 +50,9 @@ type App struct {
 	// the caches above (see StartListener for other instances' changes).
 	Events   *events.Bus
 	listener *events.Listener
+	// Limits is the shared (Redis) abuse limit store (PINGAUTH_REDIS_URL);
+	// nil: every limit is per process.
+	Limits *redislimit.Store
 }
 
 // Options tune Open.
@@ -118,6 +122,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
 	a.wireEvents()
+	if cfg.RedisURL != "" {
+		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -157,9 +167,16 @@ func (a *App) HTTP() *httpapi.Server {
 	if a.Modes != nil {
 		d.Bridge = a.Modes.Bridge
 	}
+	if a.Limits != nil {
+		d.SharedLimits = a.Limits
+		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance
+	}
 	srv := httpapi.New(d)
 	if reg := srv.Registry(); reg != nil && a.Modes != nil {
 		reg.MustRegister(a.Modes.Bridge.Collectors()...)
+	}
+	if reg := srv.Registry(); reg != nil && a.Limits != nil {
+		reg.MustRegister(a.Limits.Collectors()...)
 	}
 	a.registerConsole(srv)
 	return srv
@@ -170,6 +187,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.listener != nil {
 		a.listener.Close()
+	}
+	if a.Limits != nil {
+		errs = append(errs, a.Limits.Close())
 	}
 	if a.Secrets != nil {
 		errs = append(errs, a.Secrets.Close()) // waits for background refreshes

@@ -24,6 +24,7 @@ type Config struct {
 	PublicURL      string        // PINGAUTH_PUBLIC_URL: how browsers reach this service
 	DataDir        string        // PINGAUTH_DATA_DIR
 	DatabaseURL    string        // PINGAUTH_DATABASE_URL (empty: embedded SQLite in DataDir)
+	RedisURL       string        // PINGAUTH_REDIS_URL: redis:// or rediss://; abuse limits shared by every instance (empty: per process)
 	AudienceBase   string        // PINGAUTH_AUDIENCE_BASE
 	DefaultTTL     time.Duration // PINGAUTH_TOKEN_TTL
 	SecretBackend  string        // PINGAUTH_SECRET_BACKEND: sealed | vault
@@ -96,6 +97,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		PublicURL:      get("PINGAUTH_PUBLIC_URL", ""),
 		DataDir:        get("PINGAUTH_DATA_DIR", "./data"),
 		DatabaseURL:    get("PINGAUTH_DATABASE_URL", ""),
+		RedisURL:       get("PINGAUTH_REDIS_URL", ""),
 		AudienceBase:   strings.TrimRight(get("PINGAUTH_AUDIENCE_BASE", DefaultAudienceBase), "/"),
 		DefaultTTL:     dur("PINGAUTH_TOKEN_TTL", 15*time.Minute),
 		SecretBackend:  get("PINGAUTH_SECRET_BACKEND", "sealed"),
@@ -167,6 +169,12 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "host=") {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
+	}
+	if c.RedisURL != "" {
+		// Never echo the value: it may carry a password.
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, errors.New("PINGAUTH_REDIS_URL: must be a redis:// or rediss:// URL with a host"))
+		}
 	}
 	sec, secErrs := securityFromEnv(get, dur)
 	c.Security, errs = sec, append(errs, secErrs...)

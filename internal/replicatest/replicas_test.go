@@ -86,6 +86,7 @@ func (c *cluster) cli(t *testing.T, args ...string) string {
 }
 
 type replica struct {
+	n    int // requests sent by browserAuth
 	url  string
 	cmd  *exec.Cmd
 	logs *lockedBuffer
