@@ -167,6 +167,9 @@ func (a *App) HTTP() *httpapi.Server {
 	if a.Modes != nil {
 		d.Bridge = a.Modes.Bridge
 	}
+	if a.listener != nil {
+		d.Degradable["change_events"] = a.listener // not listening: other instances' changes wait for the TTLs
+	}
 	if a.Limits != nil {
 		d.SharedLimits = a.Limits
 		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,20 @@ func (l *Listener) Ready() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ready
+}
+
+// ErrNotListening is Ping's answer while the listener is not connected.
+var ErrNotListening = errors.New("events: not listening for other instances' changes; serving from caches bounded by their TTLs")
+
+// Ping reports whether the listener is connected (for /readyz: degraded
+// while it is not).
+func (l *Listener) Ping(context.Context) error {
+	select {
+	case <-l.Ready():
+		return nil
+	default:
+		return ErrNotListening
+	}
 }
 
 // Start runs the listener until Close.

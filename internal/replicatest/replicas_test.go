@@ -144,7 +144,24 @@ func (c *cluster) start(t *testing.T) *replica {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("replica did not start:\n%s", r.logs.String())
 	}
-	return r
+	// Ready and not degraded: its change listener is connected (its first
+	// connect drops every cache, so warming before it would be undone).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(r.url + "/readyz")
+		if err == nil {
+			var v struct{ Ready, Degraded bool }
+			_ = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if v.Ready && !v.Degraded {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica not ready and undegraded:\n%s", r.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // auth posts a server-mode login and returns the status code.
