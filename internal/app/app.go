@@ -118,7 +118,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck))
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
-		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails,
+		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, CacheEntries: cfg.CacheEntries,
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
 	a.wireEvents()

@@ -25,7 +25,7 @@ const propagationBound = time.Second
 // twoInstances opens two apps on one fresh PostgreSQL schema, as two
 // replicas would run, with every cache TTL long (10 min) so only the
 // change events can explain a change seen in time. The second listens.
-func twoInstances(t *testing.T) (writer, reader *app.App) {
+func twoInstances(t testing.TB) (writer, reader *app.App) {
 	t.Helper()
 	dsn := storetest.PostgresDSN(t)
 	key := make([]byte, 32)
@@ -44,7 +44,7 @@ func twoInstances(t *testing.T) (writer, reader *app.App) {
 	return writer, reader
 }
 
-func waitReady(t *testing.T, a *app.App) {
+func waitReady(t testing.TB, a *app.App) {
 	t.Helper()
 	select {
 	case <-a.Listener().Ready():
@@ -54,7 +54,7 @@ func waitReady(t *testing.T, a *app.App) {
 }
 
 // within polls cond until it holds or d passes.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+func within(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -72,7 +72,7 @@ type fixture struct {
 	apiKey string
 }
 
-func seedServerMode(t *testing.T, a *app.App, pid string) fixture {
+func seedServerMode(t testing.TB, a *app.App, pid string) fixture {
 	t.Helper()
 	ctx := context.Background()
 	if err := a.Projects.CreateTenant(ctx, &project.Tenant{ID: "acme-" + pid, Name: "Acme"}); err != nil {

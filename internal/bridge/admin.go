@@ -72,6 +72,8 @@ type StackOptions struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps project ids to metric labels (nil: the id).
 	ProjectLabel func(string) string
+	// CacheEntries bounds the fast path's project cache (0: DefaultCacheEntries).
+	CacheEntries int
 }
 
 // NewStack wires the bridge and its admin service over db.
@@ -95,7 +97,7 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	settings := mapping.NewCache(repo, o.CacheTTL)
 	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL,
-		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
+		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel, CacheEntries: o.CacheEntries})
 	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
 }
 

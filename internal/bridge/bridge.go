@@ -10,10 +10,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/pingstreams/pingauth/internal/boundcache"
 
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
@@ -83,11 +84,14 @@ type Bridge struct {
 	denyEmails token.EmailDenyList
 	drops      *claimDrops
 
-	pmu   sync.RWMutex
-	projs map[string]projEntry
-	pgen  uint64 // bumped by every invalidation: a load started before one does not store
+	// projs is the server-mode fast path's project cache: bounded (an
+	// approximately least recently used row is evicted when full).
+	projs *boundcache.Map[projEntry]
 	pg    singleflight.Group
 }
+
+// DefaultCacheEntries bounds the project cache when Deps.CacheEntries is 0.
+const DefaultCacheEntries = 100_000
 
 type projEntry struct {
 	p       *project.Project
@@ -109,6 +113,9 @@ type Deps struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps a project id to its metric label (nil: the id).
 	ProjectLabel func(projectID string) string
+	// CacheEntries bounds the project cache (PINGAUTH_CACHE_ENTRIES; 0:
+	// DefaultCacheEntries).
+	CacheEntries int
 }
 
 // New returns a Bridge.
@@ -116,8 +123,11 @@ func New(d Deps) *Bridge {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.CacheEntries <= 0 {
+		d.CacheEntries = DefaultCacheEntries
+	}
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: map[string]projEntry{},
+		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: boundcache.New[projEntry](d.CacheEntries),
 		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
@@ -125,28 +135,17 @@ func New(d Deps) *Bridge {
 // fast path uses it (a project disabled in another process takes effect
 // within the cache TTL); other modes read the project from the database.
 func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
-	b.pmu.RLock()
-	e, ok := b.projs[id]
-	b.pmu.RUnlock()
+	e, ok := b.projs.Get(id)
 	if ok && b.now().Sub(e.fetched) < b.ttl {
 		return e.p, nil
 	}
 	v, err, _ := b.pg.Do(id, func() (any, error) {
-		b.pmu.RLock()
-		gen := b.pgen
-		b.pmu.RUnlock()
+		gen := b.projs.Gen()
 		p, err := b.projects.Get(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
 		}
-		b.pmu.Lock()
-		if len(b.projs) > 10_000 {
-			b.projs = map[string]projEntry{}
-		}
-		if b.pgen == gen {
-			b.projs[id] = projEntry{p: p, fetched: b.now()}
-		}
-		b.pmu.Unlock()
+		b.projs.PutIfGen(id, projEntry{p: p, fetched: b.now()}, gen)
 		return p, nil
 	})
 	if err != nil {
@@ -157,22 +156,15 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 
 // InvalidateProject drops a cached project row.
 func (b *Bridge) InvalidateProject(id string) {
-	b.pmu.Lock()
-	delete(b.projs, id)
-	b.pgen++
-	b.pmu.Unlock()
+	b.projs.Delete(id)
 	b.pg.Forget(id)
 }
 
 // invalidateAllProjects drops every cached project row.
 func (b *Bridge) invalidateAllProjects() {
-	b.pmu.Lock()
-	for id := range b.projs {
+	for _, id := range b.projs.Clear() {
 		b.pg.Forget(id)
 	}
-	b.projs = map[string]projEntry{}
-	b.pgen++
-	b.pmu.Unlock()
 }
 
 // Changed applies a committed change (an internal/events event: kind is a

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ type Config struct {
 	SecretCheck    time.Duration // PINGAUTH_SECRET_CHECK_INTERVAL: how often a cached secret's version is compared with SQL metadata
 	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
 	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
+	CacheEntries   int           // PINGAUTH_CACHE_ENTRIES: bound of the fast path's project cache (LRU-like eviction)
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
@@ -120,6 +122,15 @@ func FromEnv(getenv Getenv) (Config, error) {
 			AppRoleMount: get("PINGAUTH_VAULT_APPROLE_MOUNT", "approle"),
 			Namespace:    get("VAULT_NAMESPACE", ""),
 		},
+	}
+	c.CacheEntries = 100_000
+	if v := getenv("PINGAUTH_CACHE_ENTRIES"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 100 || n > 10_000_000 {
+			errs = append(errs, fmt.Errorf("PINGAUTH_CACHE_ENTRIES: %q must be an integer from 100 to 10000000", v))
+		} else {
+			c.CacheEntries = n
+		}
 	}
 	if c.WidgetScript == "none" {
 		c.WidgetScript = ""

@@ -26,6 +26,9 @@ func TestDefaults(t *testing.T) {
 	if c.RedisURL != "" {
 		t.Fatalf("RedisURL default %q, want empty (per-process limits)", c.RedisURL)
 	}
+	if c.CacheEntries != 100_000 {
+		t.Fatalf("CacheEntries default %d, want 100000", c.CacheEntries)
+	}
 }
 
 func TestRedisURL(t *testing.T) {
@@ -70,6 +73,7 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"PINGAUTH_LOG_FORMAT":                   {"PINGAUTH_LOG_FORMAT": "xml"},
 		"PINGAUTH_DATABASE_URL":                 {"PINGAUTH_DATABASE_URL": "mysql://x"},
 		"PINGAUTH_REDIS_URL":                    {"PINGAUTH_REDIS_URL": "memcached://127.0.0.1:11211"},
+		"PINGAUTH_CACHE_ENTRIES":                {"PINGAUTH_CACHE_ENTRIES": "10"},
 		"PINGAUTH_HASH_WORKERS":                 {"PINGAUTH_HASH_WORKERS": "-1"},
 		"PINGAUTH_HASH_COOLDOWN_PCT":            {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
 		"PINGAUTH_OUTBOUND_ALLOW":               {"PINGAUTH_OUTBOUND_ALLOW": "https://idp.corp.example"},
