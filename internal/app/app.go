@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
@@ -48,8 +49,9 @@ type App struct {
 	Modes *bridge.Stack
 	// Events publishes every committed admin change and applies changes to
 	// the caches above (see StartListener for other instances' changes).
-	Events   *events.Bus
-	listener *events.Listener
+	Events *events.Bus
+	// listener is set once by StartListener; read by request goroutines.
+	listener atomic.Pointer[events.Listener]
 	// Limits is the shared (Redis) abuse limit store (PINGAUTH_REDIS_URL);
 	// nil: every limit is per process.
 	Limits *redislimit.Store
@@ -116,7 +118,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		}
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
-	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck))
+	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck),
+		secret.WithChangeFeed(a.listening)) // events make the per-project version check redundant
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, CacheEntries: cfg.CacheEntries,
 		// Every server-side fetch (JWKS) goes through this one client.
@@ -167,8 +170,8 @@ func (a *App) HTTP() *httpapi.Server {
 	if a.Modes != nil {
 		d.Bridge = a.Modes.Bridge
 	}
-	if a.listener != nil {
-		d.Degradable["change_events"] = a.listener // not listening: other instances' changes wait for the TTLs
+	if l := a.listener.Load(); l != nil {
+		d.Degradable["change_events"] = l // not listening: other instances' changes wait for the TTLs
 	}
 	if a.Limits != nil {
 		d.SharedLimits = a.Limits
@@ -188,8 +191,8 @@ func (a *App) HTTP() *httpapi.Server {
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
-	if a.listener != nil {
-		a.listener.Close()
+	if l := a.listener.Load(); l != nil {
+		l.Close()
 	}
 	if a.Limits != nil {
 		errs = append(errs, a.Limits.Close())

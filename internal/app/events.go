@@ -66,13 +66,21 @@ func (a *App) dropCaches() {
 // backoff; every (re)connect drops all caches). It does nothing on SQLite,
 // where one process owns the database. Close stops it.
 func (a *App) StartListener() {
-	if a.DB.Dialect != store.Postgres || a.listener != nil {
+	if a.DB.Dialect != store.Postgres || a.listener.Load() != nil {
 		return
 	}
-	a.listener = events.NewListener(a.Config.DatabaseURL, a.Events, events.ListenerOptions{Log: a.Log})
-	a.listener.Start()
+	l := events.NewListener(a.Config.DatabaseURL, a.Events, events.ListenerOptions{Log: a.Log})
+	a.listener.Store(l)
+	l.Start()
 }
 
 // Listener is the running invalidation listener (nil before StartListener
 // or on SQLite).
-func (a *App) Listener() *events.Listener { return a.listener }
+func (a *App) Listener() *events.Listener { return a.listener.Load() }
+
+// listening reports whether this instance is told of every change at once
+// (its listener is connected).
+func (a *App) listening() bool {
+	l := a.listener.Load()
+	return l != nil && l.Ping(context.Background()) == nil
+}

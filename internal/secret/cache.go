@@ -50,6 +50,9 @@ type KeyringCache struct {
 	refreshTimeout time.Duration
 	log            *slog.Logger
 	now            func() time.Time
+	// informed, when set and true, means another mechanism (change events)
+	// reports every write at once: the version check is skipped.
+	informed func() bool
 
 	group singleflight.Group
 	wg    sync.WaitGroup
@@ -96,6 +99,15 @@ func WithVersionCheck(vc VersionChecker, interval time.Duration) CacheOption {
 			c.versions, c.checkEvery = vc, interval
 		}
 	}
+}
+
+// WithChangeFeed skips the version check while informed() is true: the
+// process is told of every secret write at once (internal/events on
+// PostgreSQL, while its listener is connected), so the check would only
+// repeat what the events say. When informed() turns false (listener
+// disconnected) the checks resume.
+func WithChangeFeed(informed func() bool) CacheOption {
+	return func(c *KeyringCache) { c.informed = informed }
 }
 
 // CacheOption configures a KeyringCache (and so a Cache).
@@ -153,6 +165,9 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 		kr := e.kr
 		due := c.versions != nil && e.refreshing == nil && c.now().Sub(e.checked) >= c.checkEvery
 		c.mu.RUnlock()
+		if due && c.informed != nil && c.informed() {
+			due = false
+		}
 		if due {
 			c.startCheck(projectID)
 		}
