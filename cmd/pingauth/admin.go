@@ -108,9 +108,9 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 func runningServersHint(key string) string {
 	switch key {
 	case "mode set", "mapping set", "mapping override", "mapping unset", "idp set", "idp delete":
-		return "running pingauth servers use this within PINGAUTH_CACHE_TTL (10s by default)"
+		return "running pingauth servers on PostgreSQL use this at once (change events); on the embedded SQLite database within PINGAUTH_CACHE_TTL (10s by default)"
 	case "role allow", "role remove":
-		return "running pingauth servers use this within 30s (they reload the access policy every 30s)"
+		return "running pingauth servers on PostgreSQL use this at once (change events); on the embedded SQLite database within 30s (they reload the access policy every 30s)"
 	}
 	return ""
 }
@@ -223,7 +223,7 @@ func (c *cli) tenantDenyEmails(ctx context.Context, a *app.App, args []string) e
 		return err
 	}
 	fmt.Fprintf(c.stdout, "tenant %s: %d deny-list entries\n", *id, len(norm))
-	fmt.Fprintf(c.stderr, "running servers apply it within PINGAUTH_CACHE_TTL (%s)\n", a.Config.CacheTTL)
+	fmt.Fprintf(c.stderr, "running servers apply it at once on PostgreSQL, within PINGAUTH_CACHE_TTL (%s) on the embedded SQLite database\n", a.Config.CacheTTL)
 	return nil
 }
 

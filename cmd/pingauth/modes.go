@@ -108,7 +108,7 @@ func (c *cli) apikeyRevoke(ctx context.Context, a *app.App, args []string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "API key %s of project %s revoked (running servers stop accepting it within PINGAUTH_CACHE_TTL)\n", k.ID, *pid)
+	fmt.Fprintf(c.stdout, "API key %s of project %s revoked (running servers stop accepting it at once on PostgreSQL, within PINGAUTH_CACHE_TTL on the embedded SQLite database)\n", k.ID, *pid)
 	return nil
 }
 

@@ -33,6 +33,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := c.bootstrapAdmin(ctx, a, log); err != nil {
 		return err
 	}
+	a.StartListener() // other instances' and the CLI's changes, at once (PostgreSQL)
 	go a.RefreshPolicy(ctx, 30*time.Second)
 	go a.PurgeRefresh(ctx, time.Hour)
 

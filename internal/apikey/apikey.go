@@ -139,7 +139,7 @@ func (r *Repo) Create(ctx context.Context, projectID, name, actor string) (*Key,
 			return nil, "", fmt.Errorf("apikey: generate: %w", err)
 		}
 		k := &Key{ID: id, ProjectID: projectID, Name: name, SecretHash: Hash(full), CreatedBy: actor, CreatedAt: time.Now().UTC()}
-		err = r.db.WithContext(ctx).Create(k).Error
+		err = r.db.Change(ctx, store.KindAPIKey, id, func(ctx context.Context) error { return r.db.WithContext(ctx).Create(k).Error })
 		if err == nil {
 			return k, full, nil
 		}
@@ -180,8 +180,10 @@ func (r *Repo) Revoke(ctx context.Context, projectID, id, actor string) (*Key, e
 		return k, nil
 	}
 	now := time.Now().UTC()
-	if err := r.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", id).
-		Updates(map[string]any{"revoked_at": now, "revoked_by": actor}).Error; err != nil {
+	if err := r.db.Change(ctx, store.KindAPIKey, id, func(ctx context.Context) error {
+		return r.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", id).
+			Updates(map[string]any{"revoked_at": now, "revoked_by": actor}).Error
+	}); err != nil {
 		return nil, fmt.Errorf("apikey: revoke: %w", err)
 	}
 	k.RevokedAt, k.RevokedBy = &now, actor

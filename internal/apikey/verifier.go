@@ -35,6 +35,7 @@ type Verifier struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	gen     uint64 // bumped by every invalidation: a load started before one does not store
 	group   singleflight.Group
 	touches sync.WaitGroup
 	closeMu sync.RWMutex // guards closed against touches.Add racing Close
@@ -90,6 +91,9 @@ func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
 		return e, nil
 	}
 	res, err, _ := v.group.Do(id, func() (any, error) {
+		v.mu.RLock()
+		gen := v.gen
+		v.mu.RUnlock()
 		k, err := v.repo.Get(context.WithoutCancel(ctx), id)
 		ne := &entry{fetched: v.now()}
 		switch {
@@ -115,7 +119,9 @@ func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
 		if len(v.entries) >= maxEntries {
 			v.entries = map[string]*entry{}
 		}
-		v.entries[id] = ne
+		if v.gen == gen {
+			v.entries[id] = ne
+		}
 		v.mu.Unlock()
 		return ne, nil
 	})
@@ -156,8 +162,20 @@ func (v *Verifier) touch(id string, e *entry) {
 func (v *Verifier) Invalidate(id string) {
 	v.mu.Lock()
 	delete(v.entries, id)
+	v.gen++
 	v.mu.Unlock()
 	v.group.Forget(id)
+}
+
+// InvalidateAll drops every cached entry.
+func (v *Verifier) InvalidateAll() {
+	v.mu.Lock()
+	for id := range v.entries {
+		v.group.Forget(id)
+	}
+	v.entries = map[string]*entry{}
+	v.gen++
+	v.mu.Unlock()
 }
 
 // Revoke revokes a key and drops it from the cache at once.

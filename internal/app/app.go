@@ -11,17 +11,20 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/events"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/ratelimit/redislimit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -49,6 +52,14 @@ type App struct {
 	// Refresh stores the refresh credentials of password sign-ins made
 	// through the widget SDK (POST /auth/<id>/refresh); nil: none.
 	Refresh *refresh.Store
+	// Events publishes every committed admin change and applies changes to
+	// the caches above (see StartListener for other instances' changes).
+	Events *events.Bus
+	// listener is set once by StartListener; read by request goroutines.
+	listener atomic.Pointer[events.Listener]
+	// Limits is the shared (Redis) abuse limit store (PINGAUTH_REDIS_URL);
+	// nil: every limit is per process.
+	Limits *redislimit.Store
 }
 
 // Options tune Open.
@@ -113,11 +124,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		}
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
-	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck))
+	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck),
+		secret.WithChangeFeed(a.listening)) // events make the per-project version check redundant
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
-		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg),
+		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
+	a.wireEvents()
+	if cfg.RedisURL != "" {
+		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -172,9 +191,19 @@ func (a *App) HTTP() *httpapi.Server {
 			d.Audit = a.Audit
 		}
 	}
+	if l := a.listener.Load(); l != nil {
+		d.Degradable["change_events"] = l // not listening: other instances' changes wait for the TTLs
+	}
+	if a.Limits != nil {
+		d.SharedLimits = a.Limits
+		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance
+	}
 	srv := httpapi.New(d)
 	if reg := srv.Registry(); reg != nil && a.Modes != nil {
 		reg.MustRegister(a.Modes.Bridge.Collectors()...)
+	}
+	if reg := srv.Registry(); reg != nil && a.Limits != nil {
+		reg.MustRegister(a.Limits.Collectors()...)
 	}
 	a.registerConsole(srv)
 	return srv
@@ -203,6 +232,12 @@ func (a *App) PurgeRefresh(ctx context.Context, every time.Duration) {
 // Close releases resources.
 func (a *App) Close() error {
 	var errs []error
+	if l := a.listener.Load(); l != nil {
+		l.Close()
+	}
+	if a.Limits != nil {
+		errs = append(errs, a.Limits.Close())
+	}
 	if a.Secrets != nil {
 		errs = append(errs, a.Secrets.Close()) // waits for background refreshes
 	}

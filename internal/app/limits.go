@@ -15,3 +15,13 @@ func ConsoleLoginGuard(cfg config.Config) *ratelimit.Guard {
 	s := cfg.Security
 	return ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: s.LoginPerIP, PerLogin: s.LoginPerUser, Lockout: s.Lockout, MaxKeys: s.RateMaxKeys})
 }
+
+// consoleLoginGuard is ConsoleLoginGuard, shared by every instance through
+// Redis when PINGAUTH_REDIS_URL is set.
+func (a *App) consoleLoginGuard() *ratelimit.Guard {
+	g := ConsoleLoginGuard(a.Config)
+	if a.Limits != nil {
+		g.Share(a.Limits, "console")
+	}
+	return g
+}

@@ -28,7 +28,7 @@ import (
 )
 
 // openAppFromEnv wires the app from environment-style config, as `pingauth serve` does.
-func openAppFromEnv(t *testing.T, env map[string]string) *app.App {
+func openAppFromEnv(t testing.TB, env map[string]string) *app.App {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

@@ -24,9 +24,11 @@ type Auditor interface {
 }
 
 // Admin changes verification settings: API keys, modes, mapping, overrides,
-// IdP and role rules. Every change is audited (never with secret values) and
-// invalidates this process's caches at once. Both the CLI and the JSON admin
-// API go through it.
+// IdP and role rules. Every change is audited (never with secret values);
+// the repositories publish a change event in the write's transaction
+// (internal/events), which invalidates this process's caches right after the
+// commit and, on PostgreSQL, every other instance's. Both the CLI and the
+// JSON admin API go through it.
 type Admin struct {
 	projects Projects
 	keys     *apikey.Verifier
@@ -47,7 +49,8 @@ type Stack struct {
 // StackOptions tune NewStack.
 type StackOptions struct {
 	// CacheTTL bounds how stale a cached setting, API key or project may be
-	// when changed by another process (in-process changes apply at once).
+	// when a change event is missed (SQLite with a second process such as
+	// the CLI); on PostgreSQL change events apply changes at once.
 	CacheTTL time.Duration
 	// JWKS tunes the IdP key cache (tests shorten MinRefetch).
 	JWKS idp.JWKSOptions
@@ -69,6 +72,8 @@ type StackOptions struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps project ids to metric labels (nil: the id).
 	ProjectLabel func(string) string
+	// CacheEntries bounds the fast path's project cache (0: DefaultCacheEntries).
+	CacheEntries int
 }
 
 // NewStack wires the bridge and its admin service over db.
@@ -92,7 +97,7 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	settings := mapping.NewCache(repo, o.CacheTTL)
 	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL,
-		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
+		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel, CacheEntries: o.CacheEntries})
 	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
 }
 
@@ -149,7 +154,8 @@ func (a *Admin) ListAPIKeys(ctx context.Context, projectID string) ([]apikey.Key
 	return a.keys.Repo().List(ctx, p.ID)
 }
 
-// RevokeAPIKey revokes a key at once in this process (others within the cache TTL).
+// RevokeAPIKey revokes a key at once in this process and, through the change
+// event, in every instance listening on the same PostgreSQL database.
 func (a *Admin) RevokeAPIKey(ctx context.Context, actor, projectID, keyID string) (*apikey.Key, error) {
 	p, err := a.project(ctx, projectID)
 	if err != nil {

@@ -10,10 +10,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/pingstreams/pingauth/internal/boundcache"
 
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
@@ -21,6 +22,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -85,10 +87,14 @@ type Bridge struct {
 	denyEmails token.EmailDenyList
 	drops      *claimDrops
 
-	pmu   sync.RWMutex
-	projs map[string]projEntry
+	// projs is the server-mode fast path's project cache: bounded (an
+	// approximately least recently used row is evicted when full).
+	projs *boundcache.Map[projEntry]
 	pg    singleflight.Group
 }
+
+// DefaultCacheEntries bounds the project cache when Deps.CacheEntries is 0.
+const DefaultCacheEntries = 100_000
 
 type projEntry struct {
 	p       *project.Project
@@ -110,6 +116,9 @@ type Deps struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps a project id to its metric label (nil: the id).
 	ProjectLabel func(projectID string) string
+	// CacheEntries bounds the project cache (PINGAUTH_CACHE_ENTRIES; 0:
+	// DefaultCacheEntries).
+	CacheEntries int
 }
 
 // New returns a Bridge.
@@ -117,8 +126,11 @@ func New(d Deps) *Bridge {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.CacheEntries <= 0 {
+		d.CacheEntries = DefaultCacheEntries
+	}
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: map[string]projEntry{},
+		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: boundcache.New[projEntry](d.CacheEntries),
 		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
@@ -126,23 +138,17 @@ func New(d Deps) *Bridge {
 // fast path uses it (a project disabled in another process takes effect
 // within the cache TTL); other modes read the project from the database.
 func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
-	b.pmu.RLock()
-	e, ok := b.projs[id]
-	b.pmu.RUnlock()
+	e, ok := b.projs.Get(id)
 	if ok && b.now().Sub(e.fetched) < b.ttl {
 		return e.p, nil
 	}
 	v, err, _ := b.pg.Do(id, func() (any, error) {
+		gen := b.projs.Gen()
 		p, err := b.projects.Get(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
 		}
-		b.pmu.Lock()
-		if len(b.projs) > 10_000 {
-			b.projs = map[string]projEntry{}
-		}
-		b.projs[id] = projEntry{p: p, fetched: b.now()}
-		b.pmu.Unlock()
+		b.projs.PutIfGen(id, projEntry{p: p, fetched: b.now()}, gen)
 		return p, nil
 	})
 	if err != nil {
@@ -153,10 +159,44 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 
 // InvalidateProject drops a cached project row.
 func (b *Bridge) InvalidateProject(id string) {
-	b.pmu.Lock()
-	delete(b.projs, id)
-	b.pmu.Unlock()
+	b.projs.Delete(id)
 	b.pg.Forget(id)
+}
+
+// invalidateAllProjects drops every cached project row.
+func (b *Bridge) invalidateAllProjects() {
+	for _, id := range b.projs.Clear() {
+		b.pg.Forget(id)
+	}
+}
+
+// Changed applies a committed change (an internal/events event: kind is a
+// store.Kind* constant) to the bridge's caches.
+func (b *Bridge) Changed(kind, id string) {
+	switch kind {
+	case store.KindProject:
+		b.InvalidateProject(id)
+		b.settings.Invalidate(id)
+		b.idp.Invalidate(id)
+	case store.KindAPIKey:
+		b.keys.Invalidate(id)
+	case store.KindSettings:
+		b.settings.Invalidate(id)
+	case store.KindIdP:
+		b.idp.Invalidate(id)
+	case store.KindTenant: // the tenant's deny-list is in each project's settings
+		b.settings.InvalidateAll()
+		b.invalidateAllProjects()
+	}
+}
+
+// DropCaches empties every cache of the bridge (the invalidation listener
+// reconnected: changes may have been missed).
+func (b *Bridge) DropCaches() {
+	b.invalidateAllProjects()
+	b.keys.InvalidateAll()
+	b.settings.InvalidateAll()
+	b.idp.InvalidateAll()
 }
 
 // Authenticate verifies req for project p and returns the token identity.

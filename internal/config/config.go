@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type Config struct {
 	PublicURL      string        // PINGAUTH_PUBLIC_URL: how browsers reach this service
 	DataDir        string        // PINGAUTH_DATA_DIR
 	DatabaseURL    string        // PINGAUTH_DATABASE_URL (empty: embedded SQLite in DataDir)
+	RedisURL       string        // PINGAUTH_REDIS_URL: redis:// or rediss://; abuse limits shared by every instance (empty: per process)
 	AudienceBase   string        // PINGAUTH_AUDIENCE_BASE
 	DefaultTTL     time.Duration // PINGAUTH_TOKEN_TTL
 	SecretBackend  string        // PINGAUTH_SECRET_BACKEND: sealed | vault
@@ -35,6 +37,7 @@ type Config struct {
 	SecretCheck    time.Duration // PINGAUTH_SECRET_CHECK_INTERVAL: how often a cached secret's version is compared with SQL metadata
 	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
 	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
+	CacheEntries   int           // PINGAUTH_CACHE_ENTRIES: bound of the fast path's project cache (LRU-like eviction)
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
@@ -97,6 +100,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		PublicURL:      get("PINGAUTH_PUBLIC_URL", ""),
 		DataDir:        get("PINGAUTH_DATA_DIR", "./data"),
 		DatabaseURL:    get("PINGAUTH_DATABASE_URL", ""),
+		RedisURL:       get("PINGAUTH_REDIS_URL", ""),
 		AudienceBase:   strings.TrimRight(get("PINGAUTH_AUDIENCE_BASE", DefaultAudienceBase), "/"),
 		DefaultTTL:     dur("PINGAUTH_TOKEN_TTL", 15*time.Minute),
 		SecretBackend:  get("PINGAUTH_SECRET_BACKEND", "sealed"),
@@ -119,6 +123,15 @@ func FromEnv(getenv Getenv) (Config, error) {
 			AppRoleMount: get("PINGAUTH_VAULT_APPROLE_MOUNT", "approle"),
 			Namespace:    get("VAULT_NAMESPACE", ""),
 		},
+	}
+	c.CacheEntries = 100_000
+	if v := getenv("PINGAUTH_CACHE_ENTRIES"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 100 || n > 10_000_000 {
+			errs = append(errs, fmt.Errorf("PINGAUTH_CACHE_ENTRIES: %q must be an integer from 100 to 10000000", v))
+		} else {
+			c.CacheEntries = n
+		}
 	}
 	if c.WidgetScript == "none" {
 		c.WidgetScript = ""
@@ -170,6 +183,12 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "host=") {
 		errs = append(errs, errors.New("PINGAUTH_DATABASE_URL: must be a PostgreSQL URL (postgres://...) or key=value DSN"))
+	}
+	if c.RedisURL != "" {
+		// Never echo the value: it may carry a password.
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, errors.New("PINGAUTH_REDIS_URL: must be a redis:// or rediss:// URL with a host"))
+		}
 	}
 	sec, secErrs := securityFromEnv(get, dur)
 	sec.LoopbackOnly = LoopbackAddr(c.Addr)

@@ -23,6 +23,42 @@ func TestDefaults(t *testing.T) {
 	if o := c.Outbound; o.AllowHTTPLoopback || o.AllowCIDRs != nil || o.AllowHosts != nil {
 		t.Fatalf("outbound defaults = %+v, want the strict policy", o)
 	}
+	if c.RedisURL != "" {
+		t.Fatalf("RedisURL default %q, want empty (per-process limits)", c.RedisURL)
+	}
+	if c.CacheEntries != 100_000 {
+		t.Fatalf("CacheEntries default %d, want 100000", c.CacheEntries)
+	}
+}
+
+func TestRedisURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"redis://127.0.0.1:6379/0", true},
+		{"rediss://:s3cret@redis.internal:6380/2", true},
+		{"redis://", false},
+		{"127.0.0.1:6379", false},
+		{"http://127.0.0.1:6379", false},
+	} {
+		c, err := config.FromEnv(func(k string) string {
+			if k == "PINGAUTH_REDIS_URL" {
+				return tc.in
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok {
+			t.Errorf("PINGAUTH_REDIS_URL=%q: err = %v, want ok=%v", tc.in, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error echoes the URL's password: %v", err)
+		}
+		if tc.ok && c.RedisURL != tc.in {
+			t.Errorf("RedisURL = %q", c.RedisURL)
+		}
+	}
 }
 
 func TestValidationNamesTheVariable(t *testing.T) {
@@ -36,6 +72,8 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"VAULT_TOKEN":                           {"PINGAUTH_SECRET_BACKEND": "vault", "VAULT_ADDR": "http://127.0.0.1:8200"},
 		"PINGAUTH_LOG_FORMAT":                   {"PINGAUTH_LOG_FORMAT": "xml"},
 		"PINGAUTH_DATABASE_URL":                 {"PINGAUTH_DATABASE_URL": "mysql://x"},
+		"PINGAUTH_REDIS_URL":                    {"PINGAUTH_REDIS_URL": "memcached://127.0.0.1:11211"},
+		"PINGAUTH_CACHE_ENTRIES":                {"PINGAUTH_CACHE_ENTRIES": "10"},
 		"PINGAUTH_HASH_WORKERS":                 {"PINGAUTH_HASH_WORKERS": "-1"},
 		"PINGAUTH_HASH_COOLDOWN_PCT":            {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
 		"PINGAUTH_OUTBOUND_ALLOW":               {"PINGAUTH_OUTBOUND_ALLOW": "https://idp.corp.example"},

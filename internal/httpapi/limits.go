@@ -49,6 +49,11 @@ func (s *Server) harden() {
 	h.authGuard = ratelimit.NewGuard(ratelimit.GuardConfig{PerIP: sec.AuthPerIP, PerLogin: sec.AuthPerLogin, Lockout: sec.Lockout, MaxKeys: sec.RateMaxKeys})
 	h.verifyIP = ratelimit.NewLimiter(sec.VerifyPerIP, sec.RateMaxKeys)
 	h.serverIP = ratelimit.NewLimiter(sec.AuthServerPerIP, sec.RateMaxKeys)
+	if sh := s.d.SharedLimits; sh != nil {
+		h.authGuard.Share(sh, "auth")
+		h.verifyIP.Share(sh, "verify:ip")
+		h.serverIP.Share(sh, "server:ip")
+	}
 	if s.d.EndUsers != nil {
 		s.d.EndUsers = guardedUsers{EndUsers: s.d.EndUsers, guard: h.authGuard}
 	}

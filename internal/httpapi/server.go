@@ -16,6 +16,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/ratelimit"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
 
@@ -60,6 +61,10 @@ type Deps struct {
 	// failing: the secret store, whose cached keyrings keep /auth serving, so
 	// a load balancer must not pull every instance during a Vault outage.
 	Degradable map[string]Pinger
+	// SharedLimits, when set (PINGAUTH_REDIS_URL), holds the /auth and
+	// /verify buckets and lockouts of every instance; each limiter falls
+	// back to its in-process table while it is unreachable.
+	SharedLimits ratelimit.Shared
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	Now          func() time.Time

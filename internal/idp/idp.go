@@ -238,7 +238,9 @@ func (r *Repo) Put(ctx context.Context, c *Config, hsSecret []byte, actor string
 	}
 	c.UpdatedBy = actor
 	c.UpdatedAt = time.Now().UTC()
-	err := r.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "project_id"}}, UpdateAll: true}).Create(c).Error
+	err := r.db.Change(ctx, store.KindIdP, c.ProjectID, func(ctx context.Context) error {
+		return r.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "project_id"}}, UpdateAll: true}).Create(c).Error
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "FOREIGN KEY") || strings.Contains(err.Error(), "23503") || errors.Is(err, gorm.ErrForeignKeyViolated) {
 			return apperr.NotFound("project %s not found", c.ProjectID)
@@ -254,12 +256,18 @@ func (r *Repo) Put(ctx context.Context, c *Config, hsSecret []byte, actor string
 
 // Delete removes the project's issuer config and its HS secret.
 func (r *Repo) Delete(ctx context.Context, projectID string) error {
-	res := r.db.WithContext(ctx).Delete(&Config{}, "project_id = ?", projectID)
-	if res.Error != nil {
-		return fmt.Errorf("idp: delete: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("project %s has no identity provider configured", projectID)
+	err := r.db.Change(ctx, store.KindIdP, projectID, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Delete(&Config{}, "project_id = ?", projectID)
+		if res.Error != nil {
+			return fmt.Errorf("idp: delete: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("project %s has no identity provider configured", projectID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if r.secrets != nil {
 		_ = r.secrets.Delete(ctx, SecretID(projectID))

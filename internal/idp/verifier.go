@@ -40,6 +40,7 @@ type Verifier struct {
 
 	mu      sync.RWMutex
 	configs map[string]*cfgEntry
+	gen     uint64 // bumped by every invalidation: a load started before one does not store
 	group   singleflight.Group
 }
 
@@ -103,6 +104,9 @@ func (v *Verifier) config(ctx context.Context, projectID string) (*cfgEntry, err
 	}
 	res, err, _ := v.group.Do(projectID, func() (any, error) {
 		ne := &cfgEntry{fetched: v.now()}
+		v.mu.RLock()
+		gen := v.gen
+		v.mu.RUnlock()
 		c, err := v.repo.Get(context.WithoutCancel(ctx), projectID)
 		switch {
 		case errors.Is(err, apperr.ErrNotFound):
@@ -112,7 +116,9 @@ func (v *Verifier) config(ctx context.Context, projectID string) (*cfgEntry, err
 			ne.cfg = c
 		}
 		v.mu.Lock()
-		v.configs[projectID] = ne
+		if v.gen == gen {
+			v.configs[projectID] = ne
+		}
 		v.mu.Unlock()
 		return ne, nil
 	})
@@ -163,9 +169,29 @@ func (v *Verifier) Invalidate(projectID string) {
 		v.jwks.Forget(e.cfg.JWKSURL)
 	}
 	delete(v.configs, projectID)
+	v.gen++
 	v.mu.Unlock()
 	v.group.Forget(projectID)
 	v.hsKeys.Invalidate(projectID)
+}
+
+// InvalidateAll drops every cached config and HS secret.
+func (v *Verifier) InvalidateAll() {
+	v.mu.Lock()
+	ids := make([]string, 0, len(v.configs))
+	for id, e := range v.configs {
+		if e.cfg != nil && e.cfg.JWKSURL != "" {
+			v.jwks.Forget(e.cfg.JWKSURL)
+		}
+		ids = append(ids, id)
+	}
+	v.configs = map[string]*cfgEntry{}
+	v.gen++
+	v.mu.Unlock()
+	for _, id := range ids {
+		v.group.Forget(id)
+	}
+	v.hsKeys.InvalidateAll()
 }
 
 // invalidateAfter drops the project's cached config and secret after a

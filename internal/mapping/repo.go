@@ -58,7 +58,9 @@ func (r *Repo) SetModes(ctx context.Context, projectID string, modes []string, a
 		return nil, err
 	}
 	ms := &ModeSet{ProjectID: projectID, Modes: modes, UpdatedBy: actor, UpdatedAt: time.Now().UTC()}
-	if err := upsert(ctx, r.db, []string{"project_id"}, ms); err != nil {
+	if err := r.db.Change(ctx, store.KindSettings, projectID, func(ctx context.Context) error {
+		return upsert(ctx, r.db, []string{"project_id"}, ms)
+	}); err != nil {
 		if e := notFoundOnFK(err, projectID); e != err {
 			return nil, e
 		}
@@ -118,7 +120,11 @@ func (r *Repo) SetMapping(ctx context.Context, m *Mapping, actor string) error {
 		return err
 	}
 	m.UpdatedBy, m.UpdatedAt = actor, time.Now().UTC()
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return r.db.InTx(ctx, func(ctx context.Context) error {
+		tx := store.Tx(ctx)
+		if err := r.db.Publish(ctx, store.KindSettings, m.ProjectID); err != nil {
+			return err
+		}
 		var tenant []string
 		if err := tx.Table("projects").Where("id = ?", m.ProjectID).Limit(1).Pluck("tenant_id", &tenant).Error; err != nil {
 			return fmt.Errorf("mapping: project: %w", err)
@@ -192,10 +198,12 @@ func (r *Repo) PutOverride(ctx context.Context, o *Override, actor string) error
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = now
 	}
-	err := r.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "project_id"}, {Name: "external_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"force_id", "attributes", "blocked", "note", "updated_by", "updated_at"}),
-	}).Create(o).Error
+	err := r.db.Change(ctx, store.KindSettings, o.ProjectID, func(ctx context.Context) error {
+		return r.db.WithContext(ctx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "project_id"}, {Name: "external_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"force_id", "attributes", "blocked", "note", "updated_by", "updated_at"}),
+		}).Create(o).Error
+	})
 	if err != nil {
 		if e := notFoundOnFK(err, o.ProjectID); e != err {
 			return e
@@ -207,14 +215,16 @@ func (r *Repo) PutOverride(ctx context.Context, o *Override, actor string) error
 
 // DeleteOverride removes an override.
 func (r *Repo) DeleteOverride(ctx context.Context, projectID, externalID string) error {
-	res := r.db.WithContext(ctx).Delete(&Override{}, "project_id = ? AND external_id = ?", projectID, externalID)
-	if res.Error != nil {
-		return fmt.Errorf("mapping: delete override: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("no override for this external id")
-	}
-	return nil
+	return r.db.Change(ctx, store.KindSettings, projectID, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Delete(&Override{}, "project_id = ? AND external_id = ?", projectID, externalID)
+		if res.Error != nil {
+			return fmt.Errorf("mapping: delete override: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("no override for this external id")
+		}
+		return nil
+	})
 }
 
 // Settings is the cached per-project snapshot the hot path reads.
@@ -246,6 +256,7 @@ type Cache struct {
 
 	mu    sync.RWMutex
 	byID  map[string]*Settings
+	gen   uint64 // bumped by every invalidation: a load started before one does not store
 	group singleflight.Group
 }
 
@@ -267,6 +278,9 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
 	}
 	v, err, _ := c.group.Do(projectID, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
 		modes, err := c.repo.Modes(ctx, projectID)
 		if err != nil {
 			return nil, err
@@ -288,7 +302,9 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
 			s.Overrides[ovs[i].ExternalID] = &ovs[i]
 		}
 		c.mu.Lock()
-		c.byID[projectID] = s
+		if c.gen == gen {
+			c.byID[projectID] = s
+		}
 		c.mu.Unlock()
 		return s, nil
 	})
@@ -305,6 +321,7 @@ func (c *Cache) InvalidateAll() {
 		c.group.Forget(id)
 	}
 	c.byID = map[string]*Settings{}
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -312,6 +329,7 @@ func (c *Cache) InvalidateAll() {
 func (c *Cache) Invalidate(projectID string) {
 	c.mu.Lock()
 	delete(c.byID, projectID)
+	c.gen++
 	c.mu.Unlock()
 	c.group.Forget(projectID)
 }

@@ -183,45 +183,53 @@ func (r *Repo) SetPassword(ctx context.Context, id, password string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.update(ctx, id, map[string]any{"password_hash": h}); err != nil {
-		return err
-	}
-	return r.RevokeAll(ctx, id)
+	return r.db.InTx(ctx, func(ctx context.Context) error {
+		if err := r.update(ctx, id, map[string]any{"password_hash": h}); err != nil {
+			return err
+		}
+		return r.RevokeAll(ctx, id)
+	})
 }
 
 // SetDisabled disables (and logs out) or re-enables an operator.
 func (r *Repo) SetDisabled(ctx context.Context, id string, disabled bool) error {
-	if err := r.update(ctx, id, map[string]any{"disabled": disabled}); err != nil {
-		return err
-	}
-	if disabled {
-		return r.RevokeAll(ctx, id)
-	}
-	return nil
+	return r.db.InTx(ctx, func(ctx context.Context) error {
+		if err := r.update(ctx, id, map[string]any{"disabled": disabled}); err != nil {
+			return err
+		}
+		if disabled {
+			return r.RevokeAll(ctx, id)
+		}
+		return nil
+	})
 }
 
 func (r *Repo) update(ctx context.Context, id string, fields map[string]any) error {
 	fields["updated_at"] = r.now()
-	res := r.db.WithContext(ctx).Model(&Operator{}).Where("id = ?", id).Updates(fields)
-	if res.Error != nil {
-		return fmt.Errorf("update operator: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("operator not found")
-	}
-	return nil
+	return r.db.Change(ctx, store.KindOperator, id, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Model(&Operator{}).Where("id = ?", id).Updates(fields)
+		if res.Error != nil {
+			return fmt.Errorf("update operator: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("operator not found")
+		}
+		return nil
+	})
 }
 
 // Delete removes an operator (sessions and tokens cascade).
 func (r *Repo) Delete(ctx context.Context, id string) error {
-	res := r.db.WithContext(ctx).Delete(&Operator{}, "id = ?", id)
-	if res.Error != nil {
-		return fmt.Errorf("delete operator: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("operator not found")
-	}
-	return nil
+	return r.db.Change(ctx, store.KindOperator, id, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Delete(&Operator{}, "id = ?", id)
+		if res.Error != nil {
+			return fmt.Errorf("delete operator: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("operator not found")
+		}
+		return nil
+	})
 }
 
 // ErrBadCredentials is returned for every failed login, whatever the reason.
@@ -315,7 +323,9 @@ func (r *Repo) RevokeSession(ctx context.Context, raw string) error {
 
 // RevokeAll ends every session of an operator.
 func (r *Repo) RevokeAll(ctx context.Context, operatorID string) error {
-	if err := r.db.WithContext(ctx).Delete(&Session{}, "operator_id = ?", operatorID).Error; err != nil {
+	if err := r.db.Change(ctx, store.KindOperator, operatorID, func(ctx context.Context) error {
+		return r.db.WithContext(ctx).Delete(&Session{}, "operator_id = ?", operatorID).Error
+	}); err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)
 	}
 	return nil
@@ -354,14 +364,16 @@ func (r *Repo) ListTokens(ctx context.Context, operatorID string) ([]Token, erro
 
 // DeleteToken revokes an API token of an operator.
 func (r *Repo) DeleteToken(ctx context.Context, operatorID, id string) error {
-	res := r.db.WithContext(ctx).Delete(&Token{}, "operator_id = ? AND id = ?", operatorID, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete token: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("token not found")
-	}
-	return nil
+	return r.db.Change(ctx, store.KindOperator, operatorID, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Delete(&Token{}, "operator_id = ? AND id = ?", operatorID, id)
+		if res.Error != nil {
+			return fmt.Errorf("delete token: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("token not found")
+		}
+		return nil
+	})
 }
 
 // LookupToken resolves a raw API token to its enabled operator.

@@ -278,13 +278,19 @@ func (r *Repo) SetTenantEmailDenyList(ctx context.Context, id string, entries []
 	if norm == nil {
 		norm = []string{}
 	}
-	res := r.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
-		Updates(map[string]any{"email_denylist": mustJSON(norm), "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return nil, fmt.Errorf("set tenant email deny-list: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, apperr.NotFound("tenant %s not found", id)
+	err = r.db.Change(ctx, store.KindTenant, id, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
+			Updates(map[string]any{"email_denylist": mustJSON(norm), "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("set tenant email deny-list: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("tenant %s not found", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return norm, nil
 }
@@ -387,32 +393,36 @@ func (r *Repo) Update(ctx context.Context, p *Project) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	res := r.db.WithContext(ctx).Model(&Project{}).Where("id = ?", p.ID).Updates(map[string]any{
-		"name":                p.Name,
-		"allowed_origins":     mustJSON(p.AllowedOrigins),
-		"token_ttl_seconds":   p.TokenTTLSeconds,
-		"refresh_ttl_seconds": p.RefreshTTLSeconds,
-		"audience_base":       p.AudienceBase,
-		"status":              p.Status,
-		"updated_at":          time.Now().UTC(),
+	return r.db.Change(ctx, store.KindProject, p.ID, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Model(&Project{}).Where("id = ?", p.ID).Updates(map[string]any{
+			"name":                p.Name,
+			"allowed_origins":     mustJSON(p.AllowedOrigins),
+			"token_ttl_seconds":   p.TokenTTLSeconds,
+			"refresh_ttl_seconds": p.RefreshTTLSeconds,
+			"audience_base":       p.AudienceBase,
+			"status":              p.Status,
+			"updated_at":          time.Now().UTC(),
+		})
+		if res.Error != nil {
+			return fmt.Errorf("update project: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("project %s not found", p.ID)
+		}
+		return nil
 	})
-	if res.Error != nil {
-		return fmt.Errorf("update project: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("project %s not found", p.ID)
-	}
-	return nil
 }
 
 // Delete removes a project and (by cascade) its end-users and secret metadata.
 func (r *Repo) Delete(ctx context.Context, id string) error {
-	res := r.db.WithContext(ctx).Delete(&Project{}, "id = ?", id)
-	if res.Error != nil {
-		return fmt.Errorf("delete project: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("project %s not found", id)
-	}
-	return nil
+	return r.db.Change(ctx, store.KindProject, id, func(ctx context.Context) error {
+		res := r.db.WithContext(ctx).Delete(&Project{}, "id = ?", id)
+		if res.Error != nil {
+			return fmt.Errorf("delete project: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("project %s not found", id)
+		}
+		return nil
+	})
 }

@@ -17,6 +17,10 @@ type Limiter struct {
 	rate Rate
 	t    *table[bucket]
 	now  func() time.Time
+	// shared, when set (Share), holds the buckets of every instance; t is
+	// then only the fallback while shared is unreachable.
+	shared Shared
+	name   string
 }
 
 type bucket struct {
@@ -49,6 +53,11 @@ func (l *Limiter) Rate() Rate {
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
+	}
+	if l.shared != nil {
+		if ok, wait, err := l.shared.Allow(l.name, key, l.rate); err == nil {
+			return ok, wait
+		}
 	}
 	return l.AllowAt(key, l.now())
 }
@@ -108,6 +117,10 @@ type Lockout struct {
 	p   LockoutPolicy
 	t   *table[lockState]
 	now func() time.Time
+	// shared, when set (Share), holds every instance's failure counts; t is
+	// then only the fallback while shared is unreachable.
+	shared Shared
+	name   string
 }
 
 type lockState struct {
@@ -139,6 +152,11 @@ func (l *Lockout) Locked(key string) time.Duration {
 	if l == nil {
 		return 0
 	}
+	if l.shared != nil {
+		if left, err := l.shared.Locked(l.name, key); err == nil {
+			return left
+		}
+	}
 	ns := l.now().UnixNano()
 	var left time.Duration
 	l.t.peek(key, func(s *lockState) {
@@ -153,6 +171,11 @@ func (l *Lockout) Locked(key string) time.Duration {
 func (l *Lockout) Fail(key string) time.Duration {
 	if l == nil {
 		return 0
+	}
+	if l.shared != nil {
+		if lock, err := l.shared.Fail(l.name, key, l.p); err == nil {
+			return lock
+		}
 	}
 	ns := l.now().UnixNano()
 	var lock time.Duration
@@ -178,6 +201,9 @@ func (l *Lockout) Fail(key string) time.Duration {
 func (l *Lockout) Succeed(key string) {
 	if l == nil {
 		return
+	}
+	if l.shared != nil {
+		_ = l.shared.Succeed(l.name, key) // unreachable: the shared count expires after Forget
 	}
 	l.t.delete(key)
 }

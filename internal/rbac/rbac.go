@@ -70,6 +70,7 @@ type Assignment struct {
 type Authorizer struct {
 	mu sync.RWMutex
 	e  *casbin.ContextEnforcer
+	db *store.DB
 }
 
 // New loads the model, the stored policy, and ensures the default role permissions exist.
@@ -82,7 +83,7 @@ func New(ctx context.Context, db *store.DB) (*Authorizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rbac: enforcer: %w", err)
 	}
-	a := &Authorizer{e: ie.(*casbin.ContextEnforcer)}
+	a := &Authorizer{e: ie.(*casbin.ContextEnforcer), db: db}
 	if err := a.ensureDefaults(ctx); err != nil {
 		return nil, err
 	}
@@ -141,6 +142,14 @@ func (a *Authorizer) Reload(ctx context.Context) error {
 	return nil
 }
 
+// change runs a policy write and publishes store.KindRoles in one
+// transaction, so other instances reload the policy (see App's handler:
+// only events of other instances reload; this one's enforcer already holds
+// the change).
+func (a *Authorizer) change(ctx context.Context, write func(ctx context.Context) error) error {
+	return a.db.Change(ctx, store.KindRoles, "", write)
+}
+
 // Subject is the Casbin subject of an operator.
 func Subject(operatorID string) string { return operatorPrefix + operatorID }
 
@@ -183,44 +192,52 @@ func (a *Authorizer) Assign(ctx context.Context, operatorID, tenant, role string
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.e.AddGroupingPolicyCtx(ctx, Subject(operatorID), role, tenant); err != nil {
-		return fmt.Errorf("rbac: assign: %w", err)
-	}
-	return nil
+	return a.change(ctx, func(ctx context.Context) error {
+		if _, err := a.e.AddGroupingPolicyCtx(ctx, Subject(operatorID), role, tenant); err != nil {
+			return fmt.Errorf("rbac: assign: %w", err)
+		}
+		return nil
+	})
 }
 
 // Revoke removes an operator's role in a tenant.
 func (a *Authorizer) Revoke(ctx context.Context, operatorID, tenant, role string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ok, err := a.e.RemoveGroupingPolicyCtx(ctx, Subject(operatorID), role, tenant)
-	if err != nil {
-		return fmt.Errorf("rbac: revoke: %w", err)
-	}
-	if !ok {
-		return apperr.NotFound("role assignment not found")
-	}
-	return nil
+	return a.change(ctx, func(ctx context.Context) error {
+		ok, err := a.e.RemoveGroupingPolicyCtx(ctx, Subject(operatorID), role, tenant)
+		if err != nil {
+			return fmt.Errorf("rbac: revoke: %w", err)
+		}
+		if !ok {
+			return apperr.NotFound("role assignment not found")
+		}
+		return nil
+	})
 }
 
 // RevokeTenant removes every role of an operator in one tenant.
 func (a *Authorizer) RevokeTenant(ctx context.Context, operatorID, tenant string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.e.RemoveFilteredGroupingPolicyCtx(ctx, 0, Subject(operatorID), "", tenant); err != nil {
-		return fmt.Errorf("rbac: revoke: %w", err)
-	}
-	return nil
+	return a.change(ctx, func(ctx context.Context) error {
+		if _, err := a.e.RemoveFilteredGroupingPolicyCtx(ctx, 0, Subject(operatorID), "", tenant); err != nil {
+			return fmt.Errorf("rbac: revoke: %w", err)
+		}
+		return nil
+	})
 }
 
 // RevokeAll removes every role of an operator.
 func (a *Authorizer) RevokeAll(ctx context.Context, operatorID string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.e.RemoveFilteredGroupingPolicyCtx(ctx, 0, Subject(operatorID)); err != nil {
-		return fmt.Errorf("rbac: revoke: %w", err)
-	}
-	return nil
+	return a.change(ctx, func(ctx context.Context) error {
+		if _, err := a.e.RemoveFilteredGroupingPolicyCtx(ctx, 0, Subject(operatorID)); err != nil {
+			return fmt.Errorf("rbac: revoke: %w", err)
+		}
+		return nil
+	})
 }
 
 func (a *Authorizer) groupings(fieldIndex int, values ...string) []Assignment {
@@ -324,13 +341,15 @@ func (a *Authorizer) SetEndUserRoles(ctx context.Context, tenant, projectID stri
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.e.RemoveFilteredPolicyCtx(ctx, 2, projectPrefix+projectID, actAuthn); err != nil {
-		return fmt.Errorf("rbac: end-user roles: %w", err)
-	}
-	for _, r := range rules {
-		if _, err := a.e.AddPolicyCtx(ctx, r); err != nil {
+	return a.change(ctx, func(ctx context.Context) error {
+		if _, err := a.e.RemoveFilteredPolicyCtx(ctx, 2, projectPrefix+projectID, actAuthn); err != nil {
 			return fmt.Errorf("rbac: end-user roles: %w", err)
 		}
-	}
-	return nil
+		for _, r := range rules {
+			if _, err := a.e.AddPolicyCtx(ctx, r); err != nil {
+				return fmt.Errorf("rbac: end-user roles: %w", err)
+			}
+		}
+		return nil
+	})
 }

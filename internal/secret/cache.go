@@ -50,6 +50,9 @@ type KeyringCache struct {
 	refreshTimeout time.Duration
 	log            *slog.Logger
 	now            func() time.Time
+	// informed, when set and true, means another mechanism (change events)
+	// reports every write at once: the version check is skipped.
+	informed func() bool
 
 	group singleflight.Group
 	wg    sync.WaitGroup
@@ -58,6 +61,8 @@ type KeyringCache struct {
 	// load that started before an invalidation does not store stale data.
 	byProj map[string]*cacheEntry
 	gen    map[string]uint64
+	// epoch counts InvalidateAll calls (cold loads started before one do not store).
+	epoch uint64
 }
 
 // Cache wraps a SecretStore so that Get is served from memory by a
@@ -94,6 +99,15 @@ func WithVersionCheck(vc VersionChecker, interval time.Duration) CacheOption {
 			c.versions, c.checkEvery = vc, interval
 		}
 	}
+}
+
+// WithChangeFeed skips the version check while informed() is true: the
+// process is told of every secret write at once (internal/events on
+// PostgreSQL, while its listener is connected), so the check would only
+// repeat what the events say. When informed() turns false (listener
+// disconnected) the checks resume.
+func WithChangeFeed(informed func() bool) CacheOption {
+	return func(c *KeyringCache) { c.informed = informed }
 }
 
 // CacheOption configures a KeyringCache (and so a Cache).
@@ -151,6 +165,9 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 		kr := e.kr
 		due := c.versions != nil && e.refreshing == nil && c.now().Sub(e.checked) >= c.checkEvery
 		c.mu.RUnlock()
+		if due && c.informed != nil && c.informed() {
+			due = false
+		}
 		if due {
 			c.startCheck(projectID)
 		}
@@ -190,7 +207,7 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 		}
 		return e2.kr, nil
 	}
-	gen := c.gen[projectID]
+	gen, epoch := c.gen[projectID], c.epoch
 	c.mu.Unlock()
 
 	v, err, _ := c.group.Do(projectID, func() (any, error) {
@@ -199,7 +216,7 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen[projectID] == gen {
+		if c.gen[projectID] == gen && c.epoch == epoch {
 			now := c.now()
 			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
 		}
@@ -292,6 +309,18 @@ func (c *KeyringCache) Invalidate(projectID string) {
 	c.group.Forget(projectID)
 }
 
+// InvalidateAll drops every entry.
+func (c *KeyringCache) InvalidateAll() {
+	c.mu.Lock()
+	for id := range c.byProj {
+		c.gen[id]++
+		c.group.Forget(id)
+	}
+	c.byProj = map[string]*cacheEntry{}
+	c.epoch++
+	c.mu.Unlock()
+}
+
 // InvalidateAfter is for writers: it drops the entry after a write that
 // succeeded or failed in a way that may have changed something, and keeps it
 // when err says the store was unavailable (then nothing was written and the
@@ -307,6 +336,9 @@ func (c *Cache) Close() error { return c.keys.Close() }
 
 // Invalidate drops the project's entry.
 func (c *Cache) Invalidate(projectID string) { c.keys.Invalidate(projectID) }
+
+// InvalidateAll drops every entry.
+func (c *Cache) InvalidateAll() { c.keys.InvalidateAll() }
 
 // Put implements SecretStore and invalidates the entry.
 func (c *Cache) Put(ctx context.Context, projectID string, value []byte, opts WriteOptions) (Meta, error) {

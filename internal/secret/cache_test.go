@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,5 +458,42 @@ func TestCacheNoticesRotationByAnotherProcess(t *testing.T) {
 	_ = checked.Close()
 	if r.count.Reads.Load() != reads {
 		t.Fatalf("an unchanged version check read the backend (%d reads)", r.count.Reads.Load()-reads)
+	}
+}
+
+// TestVersionCheckSkippedWhileInformed: while the change feed says this
+// process is told of every write (a connected listener), the per-project
+// version check does not run; when the feed stops, it resumes.
+func TestVersionCheckSkippedWhileInformed(t *testing.T) {
+	t.Parallel()
+	r := newCacheRig(t, sealedFor)
+	ctx := context.Background()
+	var informed atomic.Bool
+	informed.Store(true)
+	checked := secret.NewCache(r.Manager, cacheTTL, nil, secret.WithCacheClock(r.clock), secret.WithVersionCheck(r.Manager, 2*time.Second),
+		secret.WithChangeFeed(informed.Load))
+	t.Cleanup(func() { _ = checked.Close() })
+	if _, err := r.cache.Put(ctx, r.ProjectID, secrettest.Value(32), secret.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.current(t)
+	if _, err := checked.Get(ctx, r.ProjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Manager.Rotate(ctx, r.ProjectID, secret.WriteOptions{Actor: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(3 * time.Second)
+	_, _ = checked.Get(ctx, r.ProjectID)
+	_ = checked.Close()
+	if kr, _ := checked.Get(ctx, r.ProjectID); kr.Current.Version != before {
+		t.Fatalf("version checked while informed (now v%d): the events make it redundant", kr.Current.Version)
+	}
+	informed.Store(false) // listener lost: checks resume
+	r.advance(3 * time.Second)
+	_, _ = checked.Get(ctx, r.ProjectID)
+	_ = checked.Close()
+	if kr, _ := checked.Get(ctx, r.ProjectID); kr.Current.Version != before+1 {
+		t.Fatalf("after the feed stopped the cache is still on v%d, want v%d", kr.Current.Version, before+1)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -116,7 +114,13 @@ func (m *Manager) write(ctx context.Context, projectID string, value []byte, sou
 	graceUntil := now.Add(grace)
 	meta := Meta{ProjectID: projectID, Version: version, Backend: m.backend.Name(), Source: source, CreatedBy: actor, CreatedAt: now}
 	var from []int
-	err = m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	// The metadata and the change event (other instances reload the
+	// keyring) commit together.
+	err = m.db.InTx(ctx, func(ctx context.Context) error {
+		tx := store.Tx(ctx)
+		if err := m.db.Publish(ctx, store.KindSecret, projectID); err != nil {
+			return err
+		}
 		// Serialise writers of one project (SQLite transactions are already
 		// exclusive), so concurrent rotations leave exactly one current version.
 		if m.db.Dialect == store.Postgres {
@@ -225,7 +229,9 @@ func (m *Manager) Delete(ctx context.Context, projectID string, actor string) er
 	if err := m.backend.Delete(ctx, projectID); err != nil {
 		return backendErr("delete secret", err)
 	}
-	if err := m.db.WithContext(ctx).Delete(&Meta{}, "project_id = ?", projectID).Error; err != nil {
+	if err := m.db.Change(ctx, store.KindSecret, projectID, func(ctx context.Context) error {
+		return m.db.WithContext(ctx).Delete(&Meta{}, "project_id = ?", projectID).Error
+	}); err != nil {
 		return fmt.Errorf("secret: delete metadata: %w", err)
 	}
 	return m.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, ProjectID: projectID, Action: "secret.delete"})

@@ -45,6 +45,9 @@ type Options struct {
 type DB struct {
 	*gorm.DB
 	Dialect Dialect
+	// Events publishes committed changes to every instance (internal/events);
+	// set once after Open, before use. nil: nothing is published.
+	Events Publisher
 }
 
 // Open connects, checks the connection and applies pending migrations.
