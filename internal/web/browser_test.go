@@ -152,6 +152,24 @@ func TestBrowserTutorialFlow(t *testing.T) {
 		chromedp.Click(css("#new-project-acme")),
 		chromedp.WaitVisible(css("#project-form")),
 	)
+	run("tenant email deny-list",
+		chromedp.Navigate(e.url+"/console/"),
+		chromedp.Click(css("#tenant-settings-acme")),
+		chromedp.WaitVisible(css("#email-denylist")),
+		chromedp.SendKeys(css("#email-denylist"), "admin@chat.acme.example\nstaff.acme.example"),
+		chromedp.Click(css("#save-email-denylist")),
+		chromedp.WaitVisible(css(".flash")),
+		shot("02b-tenant-settings"),
+	)
+	if v := get("read deny-list", chromedp.Value(css("#email-denylist"))); !strings.Contains(v, "staff.acme.example") || !strings.Contains(v, "admin@chat.acme.example") {
+		t.Fatalf("tenant deny-list after saving: %q", v)
+	}
+	run("back to the dashboard",
+		chromedp.Navigate(e.url+"/console/"),
+		chromedp.WaitVisible(css("#new-project-acme")),
+		chromedp.Click(css("#new-project-acme")),
+		chromedp.WaitVisible(css("#project-form")),
+	)
 	run("create project",
 		chromedp.SendKeys(css("#project-id"), projectID),
 		chromedp.SendKeys(css("#project-name"), "Acme Shop"),
