@@ -191,7 +191,7 @@ func (c *Console) guard(g *gin.Context) {
 		// JSON is never a document to render or frame.
 		g.Header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	} else {
-		g.Header("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		g.Header("Content-Security-Policy", httpapi.ConsoleCSP) // the one console policy (it used to lose object-src 'none' here)
 	}
 	r, ok := c.table[g.Request.Method+" "+g.FullPath()]
 	if !ok {
