@@ -21,6 +21,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -254,21 +255,9 @@ type RoleRule struct {
 	Role      string `json:"role"`
 }
 
-// ValidateRole checks a role name ("*" allows every user that has any role).
-func ValidateRole(r string) error {
-	if r == "*" {
-		return nil
-	}
-	if r == "" || len(r) > 64 {
-		return apperr.Invalid("role", "role must be 1-64 characters")
-	}
-	for _, c := range r {
-		if !(c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '+' || unicode.IsLetter(c) || unicode.IsDigit(c)) {
-			return apperr.Invalid("role", "role %q may contain letters, digits and ._-:@+ only", truncate(r, 40))
-		}
-	}
-	return nil
-}
+// ValidateRole checks a role name ("*" allows every user that has any role):
+// rbac.ValidateEndUserRole, the one validator for role rules.
+func ValidateRole(r string) error { return rbac.ValidateEndUserRole(r) }
 
 func validID(s string) error {
 	switch {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
@@ -323,6 +324,28 @@ func (a *Authorizer) EndUserMayAuthenticate(_ context.Context, projectID string,
 	return false
 }
 
+// ValidateEndUserRole is the one validator of an end-user role name in a
+// role rule (console form, role-rules API, enduser-roles API, CLI): 1-64
+// letters, digits and ._-:@+, or "*" (every user that has any role).
+func ValidateEndUserRole(r string) error {
+	if r == "*" {
+		return nil
+	}
+	if r == "" || len(r) > 64 {
+		return apperr.Invalid("role", "role must be 1-64 characters")
+	}
+	for _, c := range r {
+		if !(c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '+' || unicode.IsLetter(c) || unicode.IsDigit(c)) {
+			shown := r
+			if len(shown) > 40 {
+				shown = shown[:40] + "…"
+			}
+			return apperr.Invalid("role", "role %q may contain letters, digits and ._-:@+ only", shown)
+		}
+	}
+	return nil
+}
+
 // SetEndUserRoles replaces the end-user roles allowed to authenticate to a
 // project of tenant (empty: everyone may).
 func (a *Authorizer) SetEndUserRoles(ctx context.Context, tenant, projectID string, roles []string) error {
@@ -333,8 +356,8 @@ func (a *Authorizer) SetEndUserRoles(ctx context.Context, tenant, projectID stri
 		if r == "" || seen[r] {
 			continue
 		}
-		if len(r) > 128 || strings.ContainsAny(r, ", \t\r\n\"") {
-			return apperr.Invalid("roles", "role %q is not valid", r)
+		if err := ValidateEndUserRole(r); err != nil {
+			return apperr.Invalid("roles", "%s", err.(*apperr.Error).Message)
 		}
 		seen[r] = true
 		rules = append(rules, []string{endRolePrefix + r, tenant, projectPrefix + projectID, actAuthn})

@@ -32,3 +32,32 @@ func TestConsoleRoleRulesForm(t *testing.T) {
 		t.Errorf("old /mapping form path: %d, want 404 (%s)", res.StatusCode, trim([]byte(body)))
 	}
 }
+
+// TestRoleRulesOneValidator: the console form, the enduser-roles API and the
+// role-rules API accept and refuse the same role names (they used to differ:
+// "shop/admin" passed the API and failed the form).
+func TestRoleRulesOneValidator(t *testing.T) {
+	t.Parallel()
+	e, c := acmeShop(t, store.SQLite, "admin@acme.example", rbac.RoleTenantAdmin)
+	for _, tc := range []struct {
+		role string
+		ok   bool
+	}{{"shop/admin", false}, {`a"b`, false}, {strings.Repeat("r", 65), false}, {"shop-admin", true}, {"vip@shop+1", true}} {
+		res, body := c.form("/console/projects/shop1/role-rules", url.Values{"roles": {tc.role}}, true)
+		if got := res.StatusCode == http.StatusSeeOther; got != tc.ok {
+			t.Errorf("console form %q: %d (%s)", tc.role, res.StatusCode, trim([]byte(body)))
+		}
+		res2, b2 := c.do("PUT", "/api/v1/projects/shop1/enduser-roles", map[string]any{"roles": []string{tc.role}})
+		if got := res2.StatusCode == http.StatusOK; got != tc.ok || (!tc.ok && !strings.Contains(string(b2), `"field":"roles"`)) {
+			t.Errorf("enduser-roles API %q: %d %s", tc.role, res2.StatusCode, b2)
+		}
+		res3, b3 := c.do("POST", "/api/v1/projects/shop1/role-rules", map[string]any{"role": tc.role})
+		if got := res3.StatusCode < 300; got != tc.ok {
+			t.Errorf("role-rules API %q: %d %s", tc.role, res3.StatusCode, b3)
+		}
+		_, _ = c.do("PUT", "/api/v1/projects/shop1/enduser-roles", map[string]any{"roles": []string{}})
+	}
+	if !e.a.RBAC.EndUserMayAuthenticate(t.Context(), "shop1", []string{"anyone"}) {
+		t.Error("role rules left behind")
+	}
+}
