@@ -29,6 +29,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/web"
 )
 
 // App is the wired service.
@@ -180,7 +181,9 @@ func (a *App) HTTP() *httpapi.Server {
 		Ready:        map[string]httpapi.Pinger{"database": a.DB},
 		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend},
 		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
-		Security:     a.Config.Security,
+		// The console's CSV imports take up to 4 MiB (web.RouteBodyLimits).
+		RouteBodyLimits: web.RouteBodyLimits(),
+		Security:        a.Config.Security,
 	}
 	if a.Modes != nil {
 		d.Bridge = a.Modes.Bridge

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
@@ -80,17 +78,7 @@ const adminBodyLimit = 64 << 10
 
 // decodeStrict reads a JSON body into v, rejecting unknown fields.
 func decodeStrict(c *gin.Context, v any) error {
-	data, err := io.ReadAll(io.LimitReader(c.Request.Body, adminBodyLimit+1))
-	if err != nil {
-		return apperr.Invalid("body", "could not read request body")
-	}
-	if len(data) > adminBodyLimit {
-		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
-	}
-	if err := DecodeStrictJSON(data, v); err != nil {
-		return InvalidJSON(err, "the body must be a JSON object with the documented fields")
-	}
-	return nil
+	return DecodeJSONRequest(c.Request, adminBodyLimit, v, "the body must be a JSON object with the documented fields")
 }
 
 func (h *modeAdmin) fail(c *gin.Context, err error) { WriteError(c, h.log, err) }

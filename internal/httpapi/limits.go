@@ -81,14 +81,18 @@ func (s *Server) harden() {
 func (s *Server) limitRequest(c *gin.Context) {
 	c.Writer.Header()["X-Content-Type-Options"] = s.hard.nosniff
 	r := c.Request
+	route := c.FullPath()
 	if r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > s.d.MaxBodyBytes {
+		limit := s.d.MaxBodyBytes
+		if l, ok := s.d.RouteBodyLimits[route]; ok {
+			limit = l
+		}
+		if r.ContentLength > limit {
 			WriteError(c, s.d.Log, apperr.TooLarge("request body too large"))
 			return
 		}
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, s.d.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
 	}
-	route := c.FullPath()
 	if !strings.HasPrefix(route, authRoutePrefix) {
 		c.Next()
 		return

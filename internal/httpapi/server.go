@@ -67,6 +67,10 @@ type Deps struct {
 	SharedLimits ratelimit.Shared
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
+	// RouteBodyLimits raise (or lower) MaxBodyBytes for the route patterns
+	// they name, e.g. the CSV imports' 4 MiB; the route's handler still
+	// applies its own bound.
+	RouteBodyLimits map[string]int64
 	Now          func() time.Time
 	// Security configures limits, trusted proxies, JWT leeway and metrics
 	// (limits.go, metrics.go, verify.go). The zero value disables limits and metrics.

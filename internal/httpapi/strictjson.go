@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -213,4 +215,28 @@ func gotKind(k jsontext.Kind) string {
 		return " (got an array)"
 	}
 	return ""
+}
+
+// DecodeJSONRequest is the one rule for admin JSON request bodies (the
+// console's JSON API and the verification-mode admin routes alike): the
+// Content-Type must be application/json, the body at most limit bytes, and
+// it is decoded by DecodeStrictJSON; every refusal is a 4xx naming the field.
+func DecodeJSONRequest(r *http.Request, limit int64, v any, hint string) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return apperr.Invalid("content-type", "content type must be application/json")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		if isMaxBytes(err) {
+			return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
+		}
+		return apperr.Invalid("body", "could not read request body")
+	}
+	if int64(len(data)) > limit {
+		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
+	}
+	if err := DecodeStrictJSON(data, v); err != nil {
+		return InvalidJSON(err, hint)
+	}
+	return nil
 }

@@ -23,21 +23,7 @@ import (
 
 // bind decodes a JSON body strictly (unknown fields and trailing data are errors).
 func bind(g *gin.Context, v any) error {
-	mt, _, _ := mime.ParseMediaType(g.GetHeader("Content-Type"))
-	if mt != "application/json" {
-		return apperr.Invalid("content-type", "content type must be application/json")
-	}
-	data, err := io.ReadAll(io.LimitReader(g.Request.Body, maxFormBytes+1))
-	if err != nil {
-		return apperr.Invalid("body", "could not read request body")
-	}
-	if len(data) > maxFormBytes {
-		return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
-	}
-	if err := httpapi.DecodeStrictJSON(data, v); err != nil {
-		return httpapi.InvalidJSON(err, "")
-	}
-	return nil
+	return httpapi.DecodeJSONRequest(g.Request, maxFormBytes, v, "")
 }
 
 func (c *Console) ok(g *gin.Context, status int, v any) { g.JSON(status, v) }

@@ -37,6 +37,16 @@ type Route struct {
 // Routes returns the access table (for tests and documentation).
 func (c *Console) Routes() []Route { return c.routes() }
 
+// RouteBodyLimits are the body size limits of console routes that take more
+// than the server-wide PINGAUTH_MAX_BODY_BYTES: the CSV imports (4 MiB, as
+// documented). A fresh map on every call.
+func RouteBodyLimits() map[string]int64 {
+	return map[string]int64{
+		"/console/projects/:projectId/users/import": maxImportBytes,
+		"/api/v1/projects/:projectId/users/import":  maxImportBytes,
+	}
+}
+
 func (c *Console) routes() []Route {
 	const (
 		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
