@@ -249,7 +249,9 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 	if err := a.Projects.Create(ctx, p); err != nil {
 		return err
 	}
-	_ = a.Audit.Record(ctx, auditEvent("project.create", p.TenantID, p.ID, p.ID))
+	ev := auditEvent("project.create", p.TenantID, p.ID, p.ID)
+	ev.Details = p.CreateDetails() // as the console and API record it
+	_ = a.Audit.Record(ctx, ev)
 	fmt.Fprintf(c.stdout, "project %s created in tenant %s (audience %s)\n", p.ID, p.TenantID, p.AudienceText(a.Config.AudienceBase))
 	fmt.Fprintf(c.stdout, "next: set its shared secret with: pingauth secret set -project %s < secret.txt\n", p.ID)
 	return nil

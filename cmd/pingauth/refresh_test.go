@@ -63,6 +63,16 @@ func TestRefreshCommands(t *testing.T) {
 	}
 	_ = a.Close()
 
+	// project add records the same details as the console does.
+	if a2, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{HashParams: &enduser.TestParams}); err != nil {
+		t.Fatal(err)
+	} else {
+		evs, err := a2.Audit.List(ctx, auditQuery("other", "project.create"))
+		_ = a2.Close()
+		if err != nil || len(evs) != 1 || evs[0].Details["name"] != "Other" || evs[0].Details["refresh_ttl_seconds"] == nil {
+			t.Fatalf("project.create audit from the CLI: %+v %v", evs, err)
+		}
+	}
 	ok("1 remembered sign-in(s) of ann@example.com revoked", "", "user", "revoke-refresh", "-project", pid, "-email", "ann@example.com")
 	ok("0 remembered sign-in(s)", "", "user", "revoke-refresh", "-project", pid, "-external-id", "ann@example.com")
 	if r := runCLI(t, env, "", "user", "revoke-refresh", "-project", pid); r.code != 2 {

@@ -71,7 +71,7 @@ type Deps struct {
 	// they name, e.g. the CSV imports' 4 MiB; the route's handler still
 	// applies its own bound.
 	RouteBodyLimits map[string]int64
-	Now          func() time.Time
+	Now             func() time.Time
 	// Security configures limits, trusted proxies, JWT leeway and metrics
 	// (limits.go, metrics.go, verify.go). The zero value disables limits and metrics.
 	Security config.Security

@@ -71,6 +71,13 @@ type Project struct {
 	UpdatedAt         time.Time `json:"updated_at"`
 }
 
+// CreateDetails are the details of a project.create audit event, the same
+// whichever front end (console, API, CLI) created the project.
+func (p *Project) CreateDetails() map[string]any {
+	return map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
+		"refresh_ttl_seconds": p.RefreshTTLSeconds}
+}
+
 // TTL returns the token lifetime of the project.
 func (p *Project) TTL() time.Duration { return time.Duration(p.TokenTTLSeconds) * time.Second }
 

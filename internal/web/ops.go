@@ -49,9 +49,7 @@ func (c *Console) createProject(g *gin.Context, p *project.Project, refreshTTL *
 	if err := c.d.Projects.Create(g.Request.Context(), p); err != nil {
 		return err
 	}
-	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.create", Target: p.ID,
-		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
-			"refresh_ttl_seconds": p.RefreshTTLSeconds}})
+	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "project.create", Target: p.ID, Details: p.CreateDetails()})
 	return nil
 }
 
