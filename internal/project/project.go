@@ -302,14 +302,8 @@ func (r *Repo) SetTenantEmailDenyList(ctx context.Context, id string, entries []
 	return norm, nil
 }
 
-// TenantEmailDenyList returns the deny-list of the tenant owning projectID
-// (empty when the project does not exist).
-func (r *Repo) TenantEmailDenyList(ctx context.Context, projectID string) (token.EmailDenyList, error) {
-	return LoadTenantEmailDenyList(ctx, r.db, projectID)
-}
-
-// LoadTenantEmailDenyList is TenantEmailDenyList for packages holding only
-// the database (one query).
+// LoadTenantEmailDenyList returns the deny-list of the tenant owning
+// projectID (empty when the project does not exist), in one query.
 func LoadTenantEmailDenyList(ctx context.Context, db *store.DB, projectID string) (token.EmailDenyList, error) {
 	var raw []string
 	err := db.WithContext(ctx).Raw(`SELECT t.email_denylist FROM tenants t JOIN projects p ON p.tenant_id = t.id WHERE p.id = ?`, projectID).

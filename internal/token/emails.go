@@ -113,29 +113,3 @@ func (l EmailDenyList) Denies(email string) bool {
 	}
 	return false
 }
-
-// Union returns a list that denies what l or o denies.
-func (l EmailDenyList) Union(o EmailDenyList) EmailDenyList {
-	if o.Empty() {
-		return l
-	}
-	if l.Empty() {
-		return o
-	}
-	u := EmailDenyList{emails: make(map[string]struct{}, len(l.emails)+len(o.emails)), domains: slices.Clone(l.domains), entries: l.Entries()}
-	for e := range l.emails {
-		u.emails[e] = struct{}{}
-	}
-	for _, e := range o.entries {
-		if _, isEmail := o.emails[e]; isEmail {
-			if _, dup := u.emails[e]; !dup {
-				u.emails[e] = struct{}{}
-				u.entries = append(u.entries, e)
-			}
-		} else if !slices.Contains(u.domains, e) {
-			u.domains = append(u.domains, e)
-			u.entries = append(u.entries, e)
-		}
-	}
-	return u
-}
