@@ -226,7 +226,7 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 			return token.Identity{}, apperr.Invalid("user", "server mode needs a user object: {\"user\":{\"id\":\"...\"}}")
 		}
 		u := req.User
-		if err := mapping.CheckAttributes("user.attributes", u.Attributes); err != nil {
+		if err := token.CheckAttributesIn("user.attributes", u.Attributes); err != nil {
 			return token.Identity{}, err
 		}
 		if u.Phone != "" && !mapping.ValidPhone(u.Phone) {

@@ -158,12 +158,8 @@ func (u *User) validate() error {
 			return apperr.Invalid("attributes", "attribute names must be 1-64 characters")
 		}
 	}
-	if err := token.CheckAttributes(u.Attributes); err != nil {
-		var ae *token.AttributeError
-		if errors.As(err, &ae) {
-			return apperr.Invalid("attributes."+ae.Path, "%s", ae.Error())
-		}
-		return apperr.Invalid("attributes", "%s", err)
+	if err := token.CheckAttributesIn("attributes", u.Attributes); err != nil {
+		return err
 	}
 	if u.Roles == nil {
 		u.Roles = []string{}

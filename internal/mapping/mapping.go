@@ -9,7 +9,6 @@ package mapping
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -233,7 +232,7 @@ func (o *Override) Validate() error {
 			return apperr.Invalid("attributes", "attribute %q value is too large", k)
 		}
 	}
-	if err := CheckAttributes("attributes", o.Attributes); err != nil {
+	if err := token.CheckAttributesIn("attributes", o.Attributes); err != nil {
 		return err
 	}
 	if o.Attributes == nil {
@@ -272,20 +271,6 @@ func validID(s string) error {
 		if unicode.IsControl(r) {
 			return fmt.Errorf("must not contain control characters")
 		}
-	}
-	return nil
-}
-
-// CheckAttributes applies the token claims policy to attributes a caller
-// controls: a refused key is a 400 naming it under field (e.g.
-// "user.attributes.isSuperadmin").
-func CheckAttributes(field string, attrs map[string]any) error {
-	if err := token.CheckAttributes(attrs); err != nil {
-		var ae *token.AttributeError
-		if errors.As(err, &ae) {
-			return apperr.Invalid(field+"."+ae.Path, "%s", ae.Error())
-		}
-		return apperr.Invalid(field, "%s", err)
 	}
 	return nil
 }

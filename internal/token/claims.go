@@ -22,9 +22,12 @@ package token
 // what was dropped. Sign applies FilterAttributes itself as a last line.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pingstreams/pingauth/internal/apperr"
 )
 
 // Claims are the only top-level claims Sign ever emits.
@@ -89,6 +92,17 @@ func CheckAttributes(attrs map[string]any) error {
 	})
 	if first != nil {
 		return first
+	}
+	return nil
+}
+
+// CheckAttributesIn is CheckAttributes for input a caller controls: a
+// refused key is a 400 naming it under field, e.g.
+// "user.attributes.isSuperadmin" for field "user.attributes".
+func CheckAttributesIn(field string, attrs map[string]any) error {
+	var ae *AttributeError
+	if errors.As(CheckAttributes(attrs), &ae) {
+		return apperr.Invalid(field+"."+ae.Path, "%s", ae.Error())
 	}
 	return nil
 }
