@@ -55,10 +55,11 @@ const ReasonTooDeep = "too_deep"
 // (at any depth), or "" when it may. Matching ignores case: no spelling of
 // isSuperadmin or __proto__ passes.
 func AttributeKeyReason(key string) string {
-	switch strings.ToLower(key) {
-	case "issuperadmin":
+	// EqualFold, not ToLower: no allocation for keys with capitals.
+	switch {
+	case strings.EqualFold(key, "isSuperadmin"):
 		return ReasonPrivileged
-	case "__proto__", "constructor", "prototype":
+	case strings.EqualFold(key, "__proto__"), strings.EqualFold(key, "constructor"), strings.EqualFold(key, "prototype"):
 		return ReasonUnsafeKey
 	}
 	return ""
@@ -85,6 +86,9 @@ func (e *AttributeError) Error() string {
 // CheckAttributes returns an *AttributeError for the first refused key of
 // attrs (keys in sorted order, depth first), or nil.
 func CheckAttributes(attrs map[string]any) error {
+	if clean(attrs, 1) {
+		return nil // the usual case, without walkAttributes' sorted key lists
+	}
 	var first *AttributeError
 	walkAttributes(attrs, "", 1, func(path, reason string) bool {
 		first = &AttributeError{Path: path, Reason: reason}
@@ -112,20 +116,43 @@ func CheckAttributesIn(field string, attrs map[string]any) error {
 // the hot path), else a filtered copy; attrs is never modified. drop, when
 // not nil, is called with each refused path and its reason.
 func FilterAttributes(attrs map[string]any, drop func(path, reason string)) map[string]any {
-	clean := true
-	walkAttributes(attrs, "", 1, func(path, reason string) bool {
-		clean = false
-		if drop != nil {
+	if clean(attrs, 1) {
+		return attrs // the hot path: checked without allocating
+	}
+	if drop != nil {
+		walkAttributes(attrs, "", 1, func(path, reason string) bool {
 			drop(path, reason)
 			return true
-		}
-		return false
-	})
-	if clean {
-		return attrs
+		})
 	}
 	out, _ := filterValue(attrs, 1).(map[string]any)
 	return out
+}
+
+// clean reports whether walkAttributes would visit nothing in v: no
+// refused key and nothing nested too deep. It allocates nothing.
+func clean(v any, depth int) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if depth > MaxAttributeDepth {
+			return false
+		}
+		for k, e := range x {
+			if AttributeKeyReason(k) != "" || !clean(e, depth+1) {
+				return false
+			}
+		}
+	case []any:
+		if depth > MaxAttributeDepth {
+			return false
+		}
+		for _, e := range x {
+			if !clean(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // walkAttributes visits v's refused keys; visit returns false to stop. It
