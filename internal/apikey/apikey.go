@@ -192,6 +192,12 @@ func (r *Repo) Revoke(ctx context.Context, projectID, id, actor string) (*Key, e
 
 // Touch records that the key was used at t (called asynchronously, rate-limited).
 func (r *Repo) Touch(ctx context.Context, id string, t time.Time) error {
-	return r.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, t).
+	return r.TouchMany(ctx, []string{id}, t)
+}
+
+// TouchMany records t as the last use of the keys ids (one statement;
+// never moves a last use back).
+func (r *Repo) TouchMany(ctx context.Context, ids []string, t time.Time) error {
+	return r.db.WithContext(ctx).Model(&Key{}).Where("id IN ? AND (last_used_at IS NULL OR last_used_at < ?)", ids, t).
 		Update("last_used_at", t.UTC()).Error
 }

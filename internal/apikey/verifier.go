@@ -8,9 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 )
 
 // ErrInvalidKey is returned for every failed key check (malformed, unknown,
@@ -20,26 +19,34 @@ var ErrInvalidKey = apperr.Unauthorized("invalid API key")
 // TouchEvery is the most often a key's last_used_at is written.
 const TouchEvery = time.Minute
 
-// maxEntries bounds the cache (unknown ids are cached too).
-const maxEntries = 100_000
+// TouchFlush is how long a key's use waits to be written with others.
+const TouchFlush = 2 * time.Second
 
-// Verifier checks presented keys against an in-memory cache of key rows, so
-// the server-mode hot path does no SQL: entries live for ttl and are dropped
-// at once when revoked through this Verifier. last_used_at is written
-// asynchronously, at most once per TouchEvery per key.
+// touchChunk bounds the keys of one last_used_at statement.
+const touchChunk = 500
+
+// Verifier checks presented keys against an in-memory cache of key rows
+// (an internal/cache.Cache named "api_keys": bounded, unknown ids cached
+// too), so the server-mode hot path does no SQL. Entries are dropped at once
+// when revoked through this Verifier or when a change event names the key;
+// the cache's TTL is the safety net. last_used_at is written asynchronously,
+// at most once per TouchEvery per key.
 type Verifier struct {
 	repo *Repo
-	ttl  time.Duration
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu      sync.RWMutex
-	entries map[string]*entry
-	gen     uint64 // bumped by every invalidation: a load started before one does not store
-	group   singleflight.Group
-	touches sync.WaitGroup
-	closeMu sync.RWMutex // guards closed against touches.Add racing Close
-	closed  bool
+	entries *cache.Cache[*entry]
+	// pending last uses, by use time (whole seconds): written together by
+	// one background flush per TouchFlush, one statement per second of use
+	// and chunk of touchChunk keys, instead of one UPDATE per key.
+	pendMu   sync.Mutex
+	pending  map[int64][]string
+	flushing bool
+	touches  sync.WaitGroup
+	closeMu  sync.RWMutex // guards closed against touches.Add racing Close
+	closed   bool
+	closing  chan struct{} // closed by Close: the pending flush runs at once
 }
 
 type entry struct {
@@ -47,18 +54,26 @@ type entry struct {
 	projectID string
 	revoked   bool
 	hash      [32]byte
-	fetched   time.Time
 	lastTouch atomic.Int64 // unix nanos of the last last_used_at write
 }
 
-// NewVerifier returns a caching verifier; ttl bounds how long another
-// process's revocation may take to be seen here.
-func NewVerifier(repo *Repo, ttl time.Duration, log *slog.Logger) *Verifier {
+// NewVerifier returns a caching verifier; co sizes its cache (co.TTL bounds
+// how long a revocation that no event reported may take to be seen here).
+func NewVerifier(repo *Repo, log *slog.Logger, co cache.Options) *Verifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Verifier{repo: repo, ttl: ttl, log: log, now: time.Now, entries: map[string]*entry{}}
+	v := &Verifier{repo: repo, log: log, now: time.Now, closing: make(chan struct{})}
+	co.Name = "api_keys"
+	if co.Now == nil {
+		co.Now = func() time.Time { return v.now() }
+	}
+	v.entries = cache.New[*entry](co)
+	return v
 }
+
+// Cache is the verifier's cache (metrics).
+func (v *Verifier) Cache() *cache.Cache[*entry] { return v.entries }
 
 // Repo returns the underlying repository.
 func (v *Verifier) Repo() *Repo { return v.repo }
@@ -83,19 +98,9 @@ func (v *Verifier) Verify(ctx context.Context, projectID, presented string) (str
 }
 
 func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
-	now := v.now()
-	v.mu.RLock()
-	e, ok := v.entries[id]
-	v.mu.RUnlock()
-	if ok && now.Sub(e.fetched) < v.ttl {
-		return e, nil
-	}
-	res, err, _ := v.group.Do(id, func() (any, error) {
-		v.mu.RLock()
-		gen := v.gen
-		v.mu.RUnlock()
-		k, err := v.repo.Get(context.WithoutCancel(ctx), id)
-		ne := &entry{fetched: v.now()}
+	return v.entries.Get(ctx, id, func(ctx context.Context) (*entry, error) {
+		k, err := v.repo.Get(ctx, id)
+		ne := &entry{}
 		switch {
 		case errors.Is(err, apperr.ErrNotFound):
 		case err != nil:
@@ -110,25 +115,8 @@ func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
 				ne.lastTouch.Store(k.LastUsedAt.UnixNano())
 			}
 		}
-		if ok { // keep the touch clock across refreshes
-			if lt := e.lastTouch.Load(); lt > ne.lastTouch.Load() {
-				ne.lastTouch.Store(lt)
-			}
-		}
-		v.mu.Lock()
-		if len(v.entries) >= maxEntries {
-			v.entries = map[string]*entry{}
-		}
-		if v.gen == gen {
-			v.entries[id] = ne
-		}
-		v.mu.Unlock()
 		return ne, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*entry), nil
 }
 
 // touch writes last_used_at in the background when the last write is older
@@ -147,36 +135,58 @@ func (v *Verifier) touch(id string, e *entry) {
 	if v.closed {
 		return
 	}
-	v.touches.Add(1)
-	go func() {
-		defer v.touches.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := v.repo.Touch(ctx, id, now); err != nil {
-			v.log.Warn("could not record API key use", "key_id", id, "error", err.Error())
+	sec := now.Truncate(time.Second).Unix()
+	v.pendMu.Lock()
+	if v.pending == nil {
+		v.pending = map[int64][]string{}
+	}
+	v.pending[sec] = append(v.pending[sec], id)
+	start := !v.flushing
+	v.flushing = true
+	v.pendMu.Unlock()
+	if start {
+		v.touches.Add(1)
+		go v.flushLater()
+	}
+}
+
+// flushLater writes the pending last uses after TouchFlush (or at once
+// when the Verifier is closing).
+func (v *Verifier) flushLater() {
+	defer v.touches.Done()
+	t := time.NewTimer(TouchFlush)
+	select {
+	case <-t.C:
+	case <-v.closing:
+		t.Stop()
+	}
+	v.flush()
+}
+
+// flush writes every pending last use.
+func (v *Verifier) flush() {
+	v.pendMu.Lock()
+	batch := v.pending
+	v.pending, v.flushing = nil, false
+	v.pendMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for sec, ids := range batch {
+		for len(ids) > 0 {
+			n := min(len(ids), touchChunk)
+			if err := v.repo.TouchMany(ctx, ids[:n], time.Unix(sec, 0)); err != nil {
+				v.log.Warn("could not record API key use", "keys", n, "error", err.Error())
+			}
+			ids = ids[n:]
 		}
-	}()
+	}
 }
 
 // Invalidate drops the cached entry of key id.
-func (v *Verifier) Invalidate(id string) {
-	v.mu.Lock()
-	delete(v.entries, id)
-	v.gen++
-	v.mu.Unlock()
-	v.group.Forget(id)
-}
+func (v *Verifier) Invalidate(id string) { v.entries.Invalidate(id) }
 
 // InvalidateAll drops every cached entry.
-func (v *Verifier) InvalidateAll() {
-	v.mu.Lock()
-	for id := range v.entries {
-		v.group.Forget(id)
-	}
-	v.entries = map[string]*entry{}
-	v.gen++
-	v.mu.Unlock()
-}
+func (v *Verifier) InvalidateAll() { v.entries.InvalidateAll() }
 
 // Revoke revokes a key and drops it from the cache at once.
 func (v *Verifier) Revoke(ctx context.Context, projectID, id, actor string) (*Key, error) {
@@ -187,10 +197,16 @@ func (v *Verifier) Revoke(ctx context.Context, projectID, id, actor string) (*Ke
 	return k, err
 }
 
-// Close waits for pending last_used_at writes.
+// Close writes the pending last uses and waits for the write.
 func (v *Verifier) Close() {
 	v.closeMu.Lock()
-	v.closed = true
+	if !v.closed {
+		v.closed = true
+		close(v.closing)
+	}
 	v.closeMu.Unlock()
 	v.touches.Wait()
 }
+
+// FlushTouches writes the pending last uses now (tests, shutdown).
+func (v *Verifier) FlushTouches() { v.flush() }

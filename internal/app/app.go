@@ -126,8 +126,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}
 	mgr := secret.NewManager(db, a.Backend, a.Audit, cfg.SecretGrace)
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck),
-		secret.WithChangeFeed(a.listening)) // events make the per-project version check redundant
+		secret.WithChangeFeed(a.listening), // events make the per-project version check redundant
+		secret.WithInformedTTL(cfg.CacheSafetyTTL), secret.WithMaxEntries(cfg.CacheEntries))
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
+		CacheSafetyTTL: cfg.CacheSafetyTTL, Informed: a.listening,
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})

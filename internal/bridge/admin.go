@@ -10,6 +10,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/outbound"
@@ -52,6 +53,12 @@ type StackOptions struct {
 	// when a change event is missed (SQLite with a second process such as
 	// the CLI); on PostgreSQL change events apply changes at once.
 	CacheTTL time.Duration
+	// CacheSafetyTTL replaces CacheTTL while Informed reports true (the
+	// instance's change listener is connected, so every committed change
+	// arrives as an event): the TTL is then only a safety net (0: CacheTTL
+	// always applies).
+	CacheSafetyTTL time.Duration
+	Informed       func() bool
 	// JWKS tunes the IdP key cache (tests shorten MinRefetch).
 	JWKS idp.JWKSOptions
 	// Outbound is the client for server-side fetches (JWKS; JWKS.Client,
@@ -72,7 +79,8 @@ type StackOptions struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps project ids to metric labels (nil: the id).
 	ProjectLabel func(string) string
-	// CacheEntries bounds the fast path's project cache (0: DefaultCacheEntries).
+	// CacheEntries bounds each of the hot path's caches (projects, settings,
+	// API keys, IdP configs; 0: DefaultCacheEntries).
 	CacheEntries int
 }
 
@@ -91,13 +99,17 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 		o.JWKS.Client = o.Outbound
 	}
 	repo := mapping.NewRepo(db)
-	keys := apikey.NewVerifier(apikey.NewRepo(db), o.CacheTTL, o.Log)
+	if o.CacheEntries <= 0 {
+		o.CacheEntries = DefaultCacheEntries
+	}
+	co := cache.Options{MaxEntries: o.CacheEntries, TTL: o.CacheTTL, LongTTL: o.CacheSafetyTTL, Informed: o.Informed}
+	keys := apikey.NewVerifier(apikey.NewRepo(db), o.Log, co)
 	jwks := idp.NewJWKSCache(o.JWKS)
-	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets, idp.WithURLPolicy(jwks.Policy())), jwks, o.CacheTTL, nil,
+	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets, idp.WithURLPolicy(jwks.Policy())), jwks, co, nil,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
-	settings := mapping.NewCache(repo, o.CacheTTL)
-	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, CacheTTL: o.CacheTTL,
-		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel, CacheEntries: o.CacheEntries})
+	settings := mapping.NewCache(repo, co)
+	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, Cache: co,
+		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
 	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
 }
 

@@ -10,14 +10,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
-
-	"golang.org/x/sync/singleflight"
-
-	"github.com/pingstreams/pingauth/internal/boundcache"
 
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
@@ -81,25 +77,16 @@ type Bridge struct {
 	settings *mapping.Cache
 	gate     RoleRules
 	log      *slog.Logger
-	ttl      time.Duration
-	now      func() time.Time
 	// denyEmails is the deployment's email deny-list (tenants add theirs).
 	denyEmails token.EmailDenyList
 	drops      *claimDrops
 
-	// projs is the server-mode fast path's project cache: bounded (an
-	// approximately least recently used row is evicted when full).
-	projs *boundcache.Map[projEntry]
-	pg    singleflight.Group
+	// projs is the fast path's project cache ("projects").
+	projs *cache.Cache[*project.Project]
 }
 
-// DefaultCacheEntries bounds the project cache when Deps.CacheEntries is 0.
+// DefaultCacheEntries bounds each cache when Deps.Cache.MaxEntries is 0.
 const DefaultCacheEntries = 100_000
-
-type projEntry struct {
-	p       *project.Project
-	fetched time.Time
-}
 
 // Deps are a Bridge's collaborators.
 type Deps struct {
@@ -110,15 +97,12 @@ type Deps struct {
 	Settings *mapping.Cache
 	Gate     RoleRules
 	Log      *slog.Logger
-	// CacheTTL bounds how long the server-mode fast path caches a project row.
-	CacheTTL time.Duration
+	// Cache sizes the project cache (MaxEntries 0: DefaultCacheEntries).
+	Cache cache.Options
 	// DenyEmails: emails and domains that never appear in any token.
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps a project id to its metric label (nil: the id).
 	ProjectLabel func(projectID string) string
-	// CacheEntries bounds the project cache (PINGAUTH_CACHE_ENTRIES; 0:
-	// DefaultCacheEntries).
-	CacheEntries int
 }
 
 // New returns a Bridge.
@@ -126,49 +110,31 @@ func New(d Deps) *Bridge {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.CacheEntries <= 0 {
-		d.CacheEntries = DefaultCacheEntries
+	co := d.Cache
+	if co.MaxEntries <= 0 {
+		co.MaxEntries = DefaultCacheEntries
 	}
+	co.Name = "projects"
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, ttl: d.CacheTTL, now: time.Now, projs: boundcache.New[projEntry](d.CacheEntries),
+		log: d.Log, projs: cache.New[*project.Project](co),
 		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
-// CachedProject returns the project from a short-lived cache. The server-mode
-// fast path uses it (a project disabled in another process takes effect
-// within the cache TTL); other modes read the project from the database.
+// CachedProject returns the project from the project cache. The server-mode
+// fast path uses it (a project disabled elsewhere takes effect when its
+// change event arrives, or within the cache TTL without events); other modes
+// read the project from the database. A missing project is not cached.
 func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
-	e, ok := b.projs.Get(id)
-	if ok && b.now().Sub(e.fetched) < b.ttl {
-		return e.p, nil
-	}
-	v, err, _ := b.pg.Do(id, func() (any, error) {
-		gen := b.projs.Gen()
-		p, err := b.projects.Get(context.WithoutCancel(ctx), id)
-		if err != nil {
-			return nil, err
-		}
-		b.projs.PutIfGen(id, projEntry{p: p, fetched: b.now()}, gen)
-		return p, nil
+	return b.projs.Get(ctx, id, func(ctx context.Context) (*project.Project, error) {
+		return b.projects.Get(ctx, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*project.Project), nil
 }
 
 // InvalidateProject drops a cached project row.
-func (b *Bridge) InvalidateProject(id string) {
-	b.projs.Delete(id)
-	b.pg.Forget(id)
-}
+func (b *Bridge) InvalidateProject(id string) { b.projs.Invalidate(id) }
 
 // invalidateAllProjects drops every cached project row.
-func (b *Bridge) invalidateAllProjects() {
-	for _, id := range b.projs.Clear() {
-		b.pg.Forget(id)
-	}
-}
+func (b *Bridge) invalidateAllProjects() { b.projs.InvalidateAll() }
 
 // Changed applies a committed change (an internal/events event: kind is a
 // store.Kind* constant) to the bridge's caches.

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -64,7 +65,10 @@ func (d *claimDrops) drop(projectID, mode, key, reason string) {
 }
 
 // Collectors returns the bridge's Prometheus collectors.
-func (b *Bridge) Collectors() []prometheus.Collector { return []prometheus.Collector{b.drops.counter} }
+func (b *Bridge) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{b.drops.counter,
+		cache.Collector(b.projs, b.settings.Cache(), b.keys.Cache(), b.idp.Cache())}
+}
 
 // firewall applies the claims policy (internal/token/claims.go) to a mapped
 // identity. Input the caller controls (the server-mode body) was checked

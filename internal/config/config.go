@@ -37,7 +37,12 @@ type Config struct {
 	SecretCheck    time.Duration // PINGAUTH_SECRET_CHECK_INTERVAL: how often a cached secret's version is compared with SQL metadata
 	WidgetScript   string        // PINGAUTH_WIDGET_SCRIPT: widget loader used by the example page
 	CacheTTL       time.Duration // PINGAUTH_CACHE_TTL: API keys, modes, mappings, IdP configs, role rules, fast-path projects
-	CacheEntries   int           // PINGAUTH_CACHE_ENTRIES: bound of the fast path's project cache (LRU-like eviction)
+	CacheEntries   int           // PINGAUTH_CACHE_ENTRIES: bound of each hot-path cache (projects, settings, API keys, IdP configs, secrets)
+	// CacheSafetyTTL (PINGAUTH_CACHE_SAFETY_TTL) replaces CacheTTL and, when
+	// longer, SecretCacheTTL while the instance's change listener is
+	// connected (PostgreSQL): every change then arrives as an event and the
+	// TTL is only a safety net.
+	CacheSafetyTTL time.Duration
 	LogLevel       string        // PINGAUTH_LOG_LEVEL
 	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
 	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
@@ -111,6 +116,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		SecretCheck:    dur("PINGAUTH_SECRET_CHECK_INTERVAL", 2*time.Second),
 		WidgetScript:   get("PINGAUTH_WIDGET_SCRIPT", "https://widget.tiledesk.com/v6/launch.js"),
 		CacheTTL:       dur("PINGAUTH_CACHE_TTL", 10*time.Second),
+		CacheSafetyTTL: dur("PINGAUTH_CACHE_SAFETY_TTL", 15*time.Minute),
 		LogLevel:       get("PINGAUTH_LOG_LEVEL", "info"),
 		LogFormat:      get("PINGAUTH_LOG_FORMAT", "json"),
 		Vault: Vault{

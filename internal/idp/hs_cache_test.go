@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -76,7 +77,7 @@ func newHSEnv(t *testing.T, db *store.DB, projects ...string) *hsEnv {
 // the shared database and secret backend.
 func (e *hsEnv) verifier(t *testing.T) *idp.Verifier {
 	t.Helper()
-	v := idp.NewVerifier(idp.NewRepo(e.db, e.backend), idp.NewJWKSCache(idp.JWKSOptions{}), cfgTTL, e.clock.Now)
+	v := idp.NewVerifier(idp.NewRepo(e.db, e.backend), idp.NewJWKSCache(idp.JWKSOptions{}), cache.Options{TTL: cfgTTL, MaxEntries: 1000}, e.clock.Now)
 	t.Cleanup(func() { _ = v.Close() })
 	return v
 }

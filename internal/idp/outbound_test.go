@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -74,7 +75,7 @@ func TestJWKSRedirectToAnotherHostIsNotTrusted(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		client := outbound.New(outbound.Options{Policy: outbound.Policy{AllowHTTPLoopback: true}, Log: log})
 		jwks := idp.NewJWKSCache(idp.JWKSOptions{Client: client, Log: log})
-		v := idp.NewVerifier(idp.NewRepo(e.db, e.backend, idp.WithURLPolicy(jwks.Policy())), jwks, cfgTTL, e.clock.Now)
+		v := idp.NewVerifier(idp.NewRepo(e.db, e.backend, idp.WithURLPolicy(jwks.Policy())), jwks, cache.Options{TTL: cfgTTL, MaxEntries: 1000}, e.clock.Now)
 		t.Cleanup(func() { _ = v.Close() })
 		cfg := &idp.Config{ProjectID: "shop", Issuer: hsIss, Audiences: []string{hsAud}, JWKSURL: redirector.URL + "/jwks", Algorithms: []string{"RS256"}}
 		if err := v.Put(context.Background(), cfg, nil, "tenant-admin"); err != nil {
@@ -125,7 +126,7 @@ func TestJWKSOnLoopbackRefusedByDefault(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		e := newHSEnv(t, db, "shop", "legacy-http", "legacy-https")
 		logs := &syncBuf{}
-		v := idp.NewVerifier(idp.NewRepo(e.db, e.backend), idp.NewJWKSCache(idp.JWKSOptions{Log: slog.New(slog.NewTextHandler(logs, nil))}), cfgTTL, e.clock.Now)
+		v := idp.NewVerifier(idp.NewRepo(e.db, e.backend), idp.NewJWKSCache(idp.JWKSOptions{Log: slog.New(slog.NewTextHandler(logs, nil))}), cache.Options{TTL: cfgTTL, MaxEntries: 1000}, e.clock.Now)
 		t.Cleanup(func() { _ = v.Close() })
 		for _, u := range []string{plain.URL + "/jwks", srv.URL + "/jwks", "https://169.254.169.254/jwks"} {
 			err := v.Put(context.Background(), &idp.Config{ProjectID: "shop", Issuer: hsIss, Audiences: []string{hsAud}, JWKSURL: u}, nil, "tenant-admin")

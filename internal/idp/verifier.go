@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
 
@@ -34,19 +33,14 @@ const DefaultHSSecretTTL = 5 * time.Minute
 type Verifier struct {
 	repo   *Repo
 	jwks   *JWKSCache
-	ttl    time.Duration
 	now    func() time.Time
 	hsKeys *secret.KeyringCache
-
-	mu      sync.RWMutex
-	configs map[string]*cfgEntry
-	gen     uint64 // bumped by every invalidation: a load started before one does not store
-	group   singleflight.Group
+	// configs is an internal/cache.Cache named "idp_configs".
+	configs *cache.Cache[*cfgEntry]
 }
 
 type cfgEntry struct {
-	cfg     *Config // nil: none configured
-	fetched time.Time
+	cfg *Config // nil: none configured
 }
 
 // VerifierOption tunes NewVerifier.
@@ -78,9 +72,9 @@ func WithLogger(log *slog.Logger) VerifierOption {
 	}
 }
 
-// NewVerifier returns a verifier. now (nil: time.Now) is the clock of token
-// validation and of both caches.
-func NewVerifier(repo *Repo, jwks *JWKSCache, ttl time.Duration, now func() time.Time, opts ...VerifierOption) *Verifier {
+// NewVerifier returns a verifier; co sizes its config cache. now (nil:
+// time.Now) is the clock of token validation and of both caches.
+func NewVerifier(repo *Repo, jwks *JWKSCache, co cache.Options, now func() time.Time, opts ...VerifierOption) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
@@ -89,43 +83,27 @@ func NewVerifier(repo *Repo, jwks *JWKSCache, ttl time.Duration, now func() time
 		f(&o)
 	}
 	hs := secret.NewKeyringCache(hsKeys{repo}, o.hsTTL, o.log.With("cache", "idp_hs_key"), secret.WithCacheClock(now))
-	return &Verifier{repo: repo, jwks: jwks, ttl: ttl, now: now, hsKeys: hs, configs: map[string]*cfgEntry{}}
+	co.Name, co.Now = "idp_configs", now
+	return &Verifier{repo: repo, jwks: jwks, now: now, hsKeys: hs, configs: cache.New[*cfgEntry](co)}
 }
+
+// Cache is the config cache (metrics).
+func (v *Verifier) Cache() *cache.Cache[*cfgEntry] { return v.configs }
 
 // Repo returns the config repository.
 func (v *Verifier) Repo() *Repo { return v.repo }
 
 func (v *Verifier) config(ctx context.Context, projectID string) (*cfgEntry, error) {
-	v.mu.RLock()
-	e, ok := v.configs[projectID]
-	v.mu.RUnlock()
-	if ok && v.now().Sub(e.fetched) < v.ttl {
-		return e, nil
-	}
-	res, err, _ := v.group.Do(projectID, func() (any, error) {
-		ne := &cfgEntry{fetched: v.now()}
-		v.mu.RLock()
-		gen := v.gen
-		v.mu.RUnlock()
-		c, err := v.repo.Get(context.WithoutCancel(ctx), projectID)
+	return v.configs.Get(ctx, projectID, func(ctx context.Context) (*cfgEntry, error) {
+		c, err := v.repo.Get(ctx, projectID)
 		switch {
 		case errors.Is(err, apperr.ErrNotFound):
+			return &cfgEntry{}, nil
 		case err != nil:
 			return nil, err
-		default:
-			ne.cfg = c
 		}
-		v.mu.Lock()
-		if v.gen == gen {
-			v.configs[projectID] = ne
-		}
-		v.mu.Unlock()
-		return ne, nil
+		return &cfgEntry{cfg: c}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*cfgEntry), nil
 }
 
 // issuer returns the project's cached config and, for an HS-signed issuer,
@@ -164,33 +142,26 @@ func (v *Verifier) issuer(ctx context.Context, projectID string) (*Config, []byt
 
 // Invalidate drops the cached config and HS secret of projectID.
 func (v *Verifier) Invalidate(projectID string) {
-	v.mu.Lock()
-	if e, ok := v.configs[projectID]; ok && e.cfg != nil && e.cfg.JWKSURL != "" {
+	if e, ok := v.configs.Peek(projectID); ok && e.cfg != nil && e.cfg.JWKSURL != "" {
 		v.jwks.Forget(e.cfg.JWKSURL)
 	}
-	delete(v.configs, projectID)
-	v.gen++
-	v.mu.Unlock()
-	v.group.Forget(projectID)
+	v.configs.Invalidate(projectID)
 	v.hsKeys.Invalidate(projectID)
 }
 
 // InvalidateAll drops every cached config and HS secret.
 func (v *Verifier) InvalidateAll() {
-	v.mu.Lock()
-	ids := make([]string, 0, len(v.configs))
-	for id, e := range v.configs {
+	var urls []string
+	v.configs.Range(func(_ string, e *cfgEntry) bool {
 		if e.cfg != nil && e.cfg.JWKSURL != "" {
-			v.jwks.Forget(e.cfg.JWKSURL)
+			urls = append(urls, e.cfg.JWKSURL)
 		}
-		ids = append(ids, id)
+		return true
+	})
+	for _, u := range urls {
+		v.jwks.Forget(u)
 	}
-	v.configs = map[string]*cfgEntry{}
-	v.gen++
-	v.mu.Unlock()
-	for _, id := range ids {
-		v.group.Forget(id)
-	}
+	v.configs.InvalidateAll()
 	v.hsKeys.InvalidateAll()
 }
 

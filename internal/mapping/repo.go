@@ -2,18 +2,17 @@ package mapping
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
-	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -234,7 +233,6 @@ type Settings struct {
 	Overrides map[string]*Override
 	// DenyEmails is the project's tenant's email deny-list.
 	DenyEmails token.EmailDenyList
-	fetched    time.Time
 }
 
 // Allows reports whether mode is enabled.
@@ -247,89 +245,120 @@ func (s *Settings) Allows(mode string) bool {
 	return false
 }
 
-// Cache serves Settings from memory for ttl; changes made through the Cache
-// invalidate at once (other processes' changes are seen within ttl).
-type Cache struct {
-	repo *Repo
-	ttl  time.Duration
-	now  func() time.Time
-
-	mu    sync.RWMutex
-	byID  map[string]*Settings
-	gen   uint64 // bumped by every invalidation: a load started before one does not store
-	group singleflight.Group
+// settingsRow is LoadSettings' one row: the project's modes, mapping and
+// tenant deny-list, and whether it has overrides.
+type settingsRow struct {
+	Modes        *string
+	HasMapping   bool
+	IDClaim      *string
+	Prefix       *string
+	FirstClaim   *string
+	LastClaim    *string
+	EmailClaim   *string
+	RolesClaim   *string
+	Attributes   *string
+	DenyList     *string
+	HasOverrides bool
 }
 
-// NewCache returns a settings cache.
-func NewCache(repo *Repo, ttl time.Duration) *Cache {
-	return &Cache{repo: repo, ttl: ttl, now: time.Now, byID: map[string]*Settings{}}
+// LoadSettings reads the project's settings snapshot in one query (modes,
+// mapping and tenant deny-list joined), plus one for its overrides when it
+// has any. A project without stored modes or mapping gets the defaults, as
+// Modes and Mapping return them.
+func (r *Repo) LoadSettings(ctx context.Context, projectID string) (*Settings, error) {
+	var rows []settingsRow
+	err := r.db.WithContext(ctx).Raw(`SELECT am.modes AS modes, im.project_id IS NOT NULL AS has_mapping,
+       im.id_claim, im.prefix, im.firstname_claim AS first_claim, im.lastname_claim AS last_claim,
+       im.email_claim, im.roles_claim, im.attributes, t.email_denylist AS deny_list,
+       EXISTS (SELECT 1 FROM identity_overrides o WHERE o.project_id = p.id) AS has_overrides
+  FROM projects p
+  JOIN tenants t ON t.id = p.tenant_id
+  LEFT JOIN project_auth_modes am ON am.project_id = p.id
+  LEFT JOIN identity_mappings im ON im.project_id = p.id
+ WHERE p.id = ?`, projectID).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("mapping: load settings: %w", err)
+	}
+	d := Default(projectID)
+	s := &Settings{Modes: append([]string(nil), DefaultModes...), Mapping: &d, Overrides: map[string]*Override{}}
+	if len(rows) == 0 {
+		return s, nil // no such project: what the hot path's callers never ask for
+	}
+	row := rows[0]
+	if row.Modes != nil {
+		if err := json.Unmarshal([]byte(*row.Modes), &s.Modes); err != nil {
+			return nil, fmt.Errorf("mapping: load settings: modes: %w", err)
+		}
+	}
+	if row.HasMapping {
+		m := &Mapping{ProjectID: projectID, IDClaim: deref(row.IDClaim), Prefix: deref(row.Prefix),
+			FirstnameClaim: deref(row.FirstClaim), LastnameClaim: deref(row.LastClaim),
+			EmailClaim: deref(row.EmailClaim), RolesClaim: deref(row.RolesClaim)}
+		if row.Attributes != nil {
+			if err := json.Unmarshal([]byte(*row.Attributes), &m.Attributes); err != nil {
+				return nil, fmt.Errorf("mapping: load settings: attributes: %w", err)
+			}
+		}
+		s.Mapping = m
+	}
+	if row.DenyList != nil {
+		var entries []string
+		if err := json.Unmarshal([]byte(*row.DenyList), &entries); err != nil {
+			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
+		}
+		if s.DenyEmails, err = token.ParseEmailDenyList(entries); err != nil {
+			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
+		}
+	}
+	if row.HasOverrides {
+		ovs, err := r.Overrides(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		s.Overrides = make(map[string]*Override, len(ovs))
+		for i := range ovs {
+			s.Overrides[ovs[i].ExternalID] = &ovs[i]
+		}
+	}
+	return s, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// Cache serves Settings from memory (an internal/cache.Cache named
+// "settings"); changes made through it invalidate at once, change events
+// invalidate other processes' entries, and the TTL is the safety net.
+type Cache struct {
+	repo *Repo
+	c    *cache.Cache[*Settings]
+}
+
+// NewCache returns a settings cache sized by co.
+func NewCache(repo *Repo, co cache.Options) *Cache {
+	co.Name = "settings"
+	return &Cache{repo: repo, c: cache.New[*Settings](co)}
 }
 
 // Repo returns the repository.
 func (c *Cache) Repo() *Repo { return c.repo }
 
+// Cache is the underlying cache (metrics).
+func (c *Cache) Cache() *cache.Cache[*Settings] { return c.c }
+
 // Get returns the project's settings.
 func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
-	c.mu.RLock()
-	s, ok := c.byID[projectID]
-	c.mu.RUnlock()
-	if ok && c.now().Sub(s.fetched) < c.ttl {
-		return s, nil
-	}
-	v, err, _ := c.group.Do(projectID, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
-		c.mu.RLock()
-		gen := c.gen
-		c.mu.RUnlock()
-		modes, err := c.repo.Modes(ctx, projectID)
-		if err != nil {
-			return nil, err
-		}
-		m, err := c.repo.Mapping(ctx, projectID)
-		if err != nil {
-			return nil, err
-		}
-		ovs, err := c.repo.Overrides(ctx, projectID)
-		if err != nil {
-			return nil, err
-		}
-		deny, err := project.LoadTenantEmailDenyList(ctx, c.repo.db, projectID)
-		if err != nil {
-			return nil, err
-		}
-		s := &Settings{Modes: modes, Mapping: m, Overrides: make(map[string]*Override, len(ovs)), DenyEmails: deny, fetched: c.now()}
-		for i := range ovs {
-			s.Overrides[ovs[i].ExternalID] = &ovs[i]
-		}
-		c.mu.Lock()
-		if c.gen == gen {
-			c.byID[projectID] = s
-		}
-		c.mu.Unlock()
-		return s, nil
+	return c.c.Get(ctx, projectID, func(ctx context.Context) (*Settings, error) {
+		return c.repo.LoadSettings(ctx, projectID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*Settings), nil
 }
 
 // InvalidateAll drops every snapshot (a tenant-wide change).
-func (c *Cache) InvalidateAll() {
-	c.mu.Lock()
-	for id := range c.byID {
-		c.group.Forget(id)
-	}
-	c.byID = map[string]*Settings{}
-	c.gen++
-	c.mu.Unlock()
-}
+func (c *Cache) InvalidateAll() { c.c.InvalidateAll() }
 
 // Invalidate drops the project's snapshot.
-func (c *Cache) Invalidate(projectID string) {
-	c.mu.Lock()
-	delete(c.byID, projectID)
-	c.gen++
-	c.mu.Unlock()
-	c.group.Forget(projectID)
-}
+func (c *Cache) Invalidate(projectID string) { c.c.Invalidate(projectID) }

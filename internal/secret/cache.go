@@ -51,8 +51,12 @@ type KeyringCache struct {
 	log            *slog.Logger
 	now            func() time.Time
 	// informed, when set and true, means another mechanism (change events)
-	// reports every write at once: the version check is skipped.
-	informed func() bool
+	// reports every write at once: the version check is skipped, and
+	// entries are refreshed after informedTTL (when longer than ttl).
+	informed    func() bool
+	informedTTL time.Duration
+	// maxEntries bounds byProj (0: unbounded).
+	maxEntries int
 
 	group singleflight.Group
 	wg    sync.WaitGroup
@@ -110,6 +114,45 @@ func WithChangeFeed(informed func() bool) CacheOption {
 	return func(c *KeyringCache) { c.informed = informed }
 }
 
+// WithInformedTTL refreshes entries after d instead of the cache's ttl
+// while the change feed of WithChangeFeed reports every write (the refresh
+// is then a safety net; PINGAUTH_CACHE_SAFETY_TTL).
+func WithInformedTTL(d time.Duration) CacheOption {
+	return func(c *KeyringCache) { c.informedTTL = d }
+}
+
+// WithMaxEntries bounds the number of cached keyrings (PINGAUTH_CACHE_ENTRIES):
+// a full cache evicts an idle entry (one without a running refresh) before
+// storing a new one.
+func WithMaxEntries(n int) CacheOption { return func(c *KeyringCache) { c.maxEntries = n } }
+
+// maxAge is the age after which an entry is refreshed.
+func (c *KeyringCache) maxAge() time.Duration {
+	if c.informedTTL > c.ttl && c.informed != nil && c.informed() {
+		return c.informedTTL
+	}
+	return c.ttl
+}
+
+// evictIdle drops one entry without a running refresh (called with mu
+// held; Go's map iteration starts at a random entry, so the victim is a
+// random idle one).
+func (c *KeyringCache) evictIdle() {
+	for id, e := range c.byProj {
+		if e.refreshing == nil { // a cold load of id may still store: it read current data
+			delete(c.byProj, id)
+			return
+		}
+	}
+}
+
+// Len is the number of cached keyrings.
+func (c *KeyringCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byProj)
+}
+
 // CacheOption configures a KeyringCache (and so a Cache).
 type CacheOption func(*KeyringCache)
 
@@ -161,7 +204,7 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	c.mu.RLock()
 	e, ok := c.byProj[projectID]
-	if ok && c.now().Sub(e.fetched) < c.ttl {
+	if ok && c.now().Sub(e.fetched) < c.maxAge() {
 		kr := e.kr
 		due := c.versions != nil && e.refreshing == nil && c.now().Sub(e.checked) >= c.checkEvery
 		c.mu.RUnlock()
@@ -179,7 +222,7 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 	e, ok = c.byProj[projectID]
 	if ok {
 		now := c.now()
-		if now.Sub(e.fetched) >= c.ttl && e.refreshing == nil && !now.Before(e.nextTry) {
+		if now.Sub(e.fetched) >= c.maxAge() && e.refreshing == nil && !now.Before(e.nextTry) {
 			e.refreshing = make(chan struct{})
 			e.waitUntil = time.Now().Add(c.refreshWait)
 			c.wg.Add(1)
@@ -218,6 +261,9 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 		c.mu.Lock()
 		if c.gen[projectID] == gen && c.epoch == epoch {
 			now := c.now()
+			if c.maxEntries > 0 && len(c.byProj) >= c.maxEntries {
+				c.evictIdle()
+			}
 			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
 		}
 		c.mu.Unlock()

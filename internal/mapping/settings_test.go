@@ -1,0 +1,121 @@
+package mapping_test
+
+import (
+	"context"
+	"reflect"
+	"sync/atomic"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/pingstreams/pingauth/internal/cache"
+	"github.com/pingstreams/pingauth/internal/mapping"
+	"github.com/pingstreams/pingauth/internal/project"
+	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/store/storetest"
+)
+
+// countReads counts the SQL reads made through db from now on.
+func countReads(t *testing.T, db *store.DB) *atomic.Int64 {
+	t.Helper()
+	n := &atomic.Int64{}
+	fn := func(*gorm.DB) { n.Add(1) }
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Query().Before("gorm:query").Register("test:count_reads", fn),
+		cb.Row().Before("gorm:row").Register("test:count_reads", fn),
+		cb.Raw().Before("gorm:raw").Register("test:count_reads", fn),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// LoadSettings (the settings cache's loader) returns what the separate
+// getters return, in one query, plus one for the overrides only when the
+// project has some; a warm cache reads nothing.
+func TestLoadSettingsMatchesTheGettersInOneQuery(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		pr := project.NewRepo(db)
+		addProjects(t, pr, "acme", "bare", "full")
+		if _, err := pr.SetTenantEmailDenyList(ctx, "acme", []string{"boss@acme.test", "evil.test"}); err != nil {
+			t.Fatal(err)
+		}
+		r := mapping.NewRepo(db)
+		if _, err := r.SetModes(ctx, "full", []string{"server", "exchange"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+		m := mapping.Default("full")
+		m.IDClaim, m.Prefix, m.EmailClaim, m.Attributes = "user.id", "shop|", "mail", []string{"plan", "tier=attributes.level"}
+		if err := r.SetMapping(ctx, &m, "t"); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range []mapping.Override{{ProjectID: "full", ExternalID: "42", Blocked: true},
+			{ProjectID: "full", ExternalID: "7", ForceID: "seven", Attributes: map[string]any{"vip": true}}} {
+			if err := r.PutOverride(ctx, &o, "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		reads := countReads(t, db)
+		for _, tc := range []struct {
+			id        string
+			wantReads int64
+		}{{"bare", 1}, {"full", 2}} {
+			before := reads.Load()
+			got, err := r.LoadSettings(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := reads.Load() - before; n != tc.wantReads {
+				t.Errorf("%s: LoadSettings made %d reads, want %d", tc.id, n, tc.wantReads)
+			}
+			modes, _ := r.Modes(ctx, tc.id)
+			mp, _ := r.Mapping(ctx, tc.id)
+			ovs, _ := r.Overrides(ctx, tc.id)
+			deny, _ := project.LoadTenantEmailDenyList(ctx, db, tc.id)
+			if !reflect.DeepEqual(got.Modes, modes) {
+				t.Errorf("%s: modes %v, getter %v", tc.id, got.Modes, modes)
+			}
+			mp.UpdatedBy, mp.UpdatedAt = "", got.Mapping.UpdatedAt // not part of the snapshot
+			if !reflect.DeepEqual(*got.Mapping, *mp) {
+				t.Errorf("%s: mapping %+v, getter %+v", tc.id, *got.Mapping, *mp)
+			}
+			if len(got.Overrides) != len(ovs) {
+				t.Fatalf("%s: %d overrides, getter %d", tc.id, len(got.Overrides), len(ovs))
+			}
+			for i := range ovs {
+				o := got.Overrides[ovs[i].ExternalID]
+				if o == nil || o.Blocked != ovs[i].Blocked || o.ForceID != ovs[i].ForceID || !reflect.DeepEqual(o.Attributes, ovs[i].Attributes) {
+					t.Errorf("%s: override %s = %+v, getter %+v", tc.id, ovs[i].ExternalID, o, ovs[i])
+				}
+			}
+			for _, email := range []string{"boss@acme.test", "x@evil.test", "ann@ok.test"} {
+				if got.DenyEmails.Denies(email) != deny.Denies(email) {
+					t.Errorf("%s: deny-list disagrees on %s", tc.id, email)
+				}
+			}
+			if !got.DenyEmails.Denies("x@evil.test") {
+				t.Errorf("%s: the tenant's deny-list was not loaded", tc.id)
+			}
+		}
+
+		c := mapping.NewCache(r, cache.Options{MaxEntries: 10})
+		if _, err := c.Get(ctx, "full"); err != nil {
+			t.Fatal(err)
+		}
+		before := reads.Load()
+		for range 5 {
+			if _, err := c.Get(ctx, "full"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := reads.Load() - before; n != 0 {
+			t.Fatalf("a warm settings cache read SQL %d times", n)
+		}
+	})
+}
