@@ -204,10 +204,24 @@ func (m *Manager) Get(ctx context.Context, projectID string) (*Keyring, error) {
 		return nil, apperr.NotFound("project %s has no shared secret yet", projectID)
 	}
 	kr := &Keyring{ProjectID: projectID}
-	for i, meta := range metas {
-		value, err := m.backend.Read(ctx, projectID, meta.Version)
-		if err != nil {
+	var values map[int][]byte
+	if vr, ok := m.backend.(VersionsReader); ok {
+		vs := make([]int, len(metas))
+		for i := range metas {
+			vs[i] = metas[i].Version
+		}
+		var err error
+		if values, err = vr.ReadVersions(ctx, projectID, vs); err != nil {
 			return nil, backendErr("read secret", err)
+		}
+	}
+	for i, meta := range metas {
+		value, ok := values[meta.Version]
+		if !ok {
+			var err error
+			if value, err = m.backend.Read(ctx, projectID, meta.Version); err != nil {
+				return nil, backendErr("read secret", err)
+			}
 		}
 		v := Version{Version: meta.Version, Value: value}
 		if i == 0 {

@@ -173,6 +173,28 @@ func (s *Sealed) Read(ctx context.Context, projectID string, version int) ([]byt
 	return v, nil
 }
 
+// ReadVersions implements VersionsReader: the given versions in one query.
+func (s *Sealed) ReadVersions(ctx context.Context, projectID string, versions []int) (map[int][]byte, error) {
+	var rows []sealedRow
+	if err := s.db.WithContext(ctx).Where("project_id = ? AND version IN ?", projectID, versions).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sealed: read: %w", err)
+	}
+	out := make(map[int][]byte, len(rows))
+	for _, row := range rows {
+		v, err := s.aead.Open(nil, row.Nonce, row.Ciphertext, aad(projectID, row.Version))
+		if err != nil {
+			return nil, fmt.Errorf("sealed: cannot unseal version %d of project %s (wrong PINGAUTH_MASTER_KEY or tampered data)", row.Version, projectID)
+		}
+		out[row.Version] = v
+	}
+	for _, v := range versions {
+		if _, ok := out[v]; !ok {
+			return nil, apperr.NotFound("secret version %d of project %s not found", v, projectID)
+		}
+	}
+	return out, nil
+}
+
 // Delete implements Backend.
 func (s *Sealed) Delete(ctx context.Context, projectID string) error {
 	if err := s.db.WithContext(ctx).Delete(&sealedRow{}, "project_id = ?", projectID).Error; err != nil {

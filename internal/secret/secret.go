@@ -28,6 +28,13 @@ type Backend interface {
 	Ping(ctx context.Context) error
 }
 
+// VersionsReader is implemented by backends that read several versions of
+// a project's secret in one round trip (the sealed store: one query); the
+// Manager then loads a keyring with its metadata query and one read.
+type VersionsReader interface {
+	ReadVersions(ctx context.Context, projectID string, versions []int) (map[int][]byte, error)
+}
+
 // Version is one secret version. Value is never serialised.
 type Version struct {
 	Version int    `json:"version"`
