@@ -43,8 +43,8 @@ type Config struct {
 	// connected (PostgreSQL): every change then arrives as an event and the
 	// TTL is only a safety net.
 	CacheSafetyTTL time.Duration
-	LogLevel       string        // PINGAUTH_LOG_LEVEL
-	LogFormat      string        // PINGAUTH_LOG_FORMAT: json | text
+	LogLevel       string // PINGAUTH_LOG_LEVEL
+	LogFormat      string // PINGAUTH_LOG_FORMAT: json | text
 	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
 	// domains) plus the chat server's default admin email, which never
 	// appear in a token.
