@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -18,10 +20,20 @@ import (
 )
 
 // Repo stores modes, mappings, overrides and role rules.
-type Repo struct{ db *store.DB }
+type Repo struct {
+	db *store.DB
+	// Snapshots share what most projects have alike (read-only): the
+	// default mapping and the distinct mode sets (at most 2^3 of them once
+	// normalised), so a cached project costs bytes, not a mapping.
+	defaultMapping *Mapping
+	modeSets       sync.Map // stored JSON -> []string
+}
 
 // NewRepo returns a repository.
-func NewRepo(db *store.DB) *Repo { return &Repo{db: db} }
+func NewRepo(db *store.DB) *Repo {
+	d := Default("")
+	return &Repo{db: db, defaultMapping: &d}
+}
 
 func notFoundOnFK(err error, projectID string) error {
 	if err != nil && (errors.Is(err, gorm.ErrForeignKeyViolated) || strings.Contains(err.Error(), "FOREIGN KEY") || strings.Contains(err.Error(), "23503")) {
@@ -226,7 +238,9 @@ func (r *Repo) DeleteOverride(ctx context.Context, projectID, externalID string)
 	})
 }
 
-// Settings is the cached per-project snapshot the hot path reads.
+// Settings is the cached per-project snapshot the hot path reads. It is
+// read-only: Modes and Mapping may be shared with other projects' snapshots,
+// and Overrides is nil when the project has none.
 type Settings struct {
 	Modes     []string
 	Mapping   *Mapping
@@ -279,15 +293,23 @@ func (r *Repo) LoadSettings(ctx context.Context, projectID string) (*Settings, e
 	if err != nil {
 		return nil, fmt.Errorf("mapping: load settings: %w", err)
 	}
-	d := Default(projectID)
-	s := &Settings{Modes: append([]string(nil), DefaultModes...), Mapping: &d, Overrides: map[string]*Override{}}
+	s := &Settings{Modes: DefaultModes, Mapping: r.defaultMapping}
 	if len(rows) == 0 {
 		return s, nil // no such project: what the hot path's callers never ask for
 	}
 	row := rows[0]
 	if row.Modes != nil {
-		if err := json.Unmarshal([]byte(*row.Modes), &s.Modes); err != nil {
-			return nil, fmt.Errorf("mapping: load settings: modes: %w", err)
+		if v, ok := r.modeSets.Load(*row.Modes); ok {
+			s.Modes = v.([]string)
+		} else {
+			var modes []string
+			if err := json.Unmarshal([]byte(*row.Modes), &modes); err != nil {
+				return nil, fmt.Errorf("mapping: load settings: modes: %w", err)
+			}
+			if norm, err := ValidateModes(modes); err == nil && slices.Equal(norm, modes) { // only normalised sets are shared: a bounded set
+				r.modeSets.Store(*row.Modes, modes)
+			}
+			s.Modes = modes
 		}
 	}
 	if row.HasMapping {

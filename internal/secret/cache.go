@@ -79,14 +79,14 @@ type Cache struct {
 
 type cacheEntry struct {
 	kr      *Keyring
-	fetched time.Time
-	checked time.Time
+	fetched int64 // c.now() in unix nanoseconds (int64, not time.Time: 100k of these are cached)
+	checked int64
 	// refreshing is closed when the running background check or refresh ends
 	// (nil: none runs); requests wait for a refresh of an expired entry until
 	// waitUntil (wall clock) at the latest.
 	refreshing chan struct{}
-	waitUntil  time.Time
-	nextTry    time.Time
+	waitUntil  int64 // wall clock, unix nanoseconds
+	nextTry    int64
 }
 
 // VersionChecker reports an id's current secret version from metadata
@@ -204,9 +204,9 @@ func (c *Cache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, error) {
 	c.mu.RLock()
 	e, ok := c.byProj[projectID]
-	if ok && c.now().Sub(e.fetched) < c.maxAge() {
+	if ok && c.now().UnixNano()-e.fetched < int64(c.maxAge()) {
 		kr := e.kr
-		due := c.versions != nil && e.refreshing == nil && c.now().Sub(e.checked) >= c.checkEvery
+		due := c.versions != nil && e.refreshing == nil && c.now().UnixNano()-e.checked >= int64(c.checkEvery)
 		c.mu.RUnlock()
 		if due && c.informed != nil && c.informed() {
 			due = false
@@ -221,14 +221,14 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 	c.mu.Lock()
 	e, ok = c.byProj[projectID]
 	if ok {
-		now := c.now()
-		if now.Sub(e.fetched) >= c.maxAge() && e.refreshing == nil && !now.Before(e.nextTry) {
+		now := c.now().UnixNano()
+		if now-e.fetched >= int64(c.maxAge()) && e.refreshing == nil && now >= e.nextTry {
 			e.refreshing = make(chan struct{})
-			e.waitUntil = time.Now().Add(c.refreshWait)
+			e.waitUntil = time.Now().Add(c.refreshWait).UnixNano()
 			c.wg.Add(1)
 			go c.refresh(projectID, c.gen[projectID], e.refreshing)
 		}
-		kr, wait, d := e.kr, e.refreshing, time.Until(e.waitUntil)
+		kr, wait, d := e.kr, e.refreshing, time.Duration(e.waitUntil-time.Now().UnixNano())
 		c.mu.Unlock()
 		if wait == nil || d <= 0 { // a slow refresh delays requests by refreshWait once, not each
 			return kr, nil
@@ -264,7 +264,7 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 			if c.maxEntries > 0 && len(c.byProj) >= c.maxEntries {
 				c.evictIdle()
 			}
-			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
+			c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now.UnixNano(), checked: now.UnixNano()}
 		}
 		c.mu.Unlock()
 		return kr, nil
@@ -280,8 +280,8 @@ func (c *KeyringCache) startCheck(projectID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byProj[projectID]
-	now := c.now()
-	if !ok || e.refreshing != nil || now.Sub(e.checked) < c.checkEvery {
+	now := c.now().UnixNano()
+	if !ok || e.refreshing != nil || now-e.checked < int64(c.checkEvery) {
 		return // another request got here first
 	}
 	e.checked = now
@@ -328,15 +328,15 @@ func (c *KeyringCache) refresh(projectID string, gen uint64, done chan struct{})
 	switch {
 	case err == nil:
 		now := c.now()
-		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now, checked: now}
+		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now.UnixNano(), checked: now.UnixNano()}
 	case errors.Is(err, apperr.ErrNotFound):
 		delete(c.byProj, projectID)
 		c.gen[projectID]++
 	default:
 		e.refreshing = nil
-		e.nextTry = c.now().Add(c.retry)
+		e.nextTry = c.now().Add(c.retry).UnixNano()
 		c.log.Warn("secret refresh failed; serving cached secret",
-			"project_id", projectID, "age", c.now().Sub(e.fetched).Round(time.Second).String(), "error", err.Error())
+			"project_id", projectID, "age", c.now().Sub(time.Unix(0, e.fetched)).Round(time.Second).String(), "error", err.Error())
 	}
 }
 
