@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 )
 
 // unknownProject labels requests for project ids that were never found, so
@@ -137,7 +138,7 @@ func (m *Metrics) observe(c *gin.Context) {
 		m.issued.WithLabelValues(proj).Inc()
 		return
 	}
-	reason := c.GetString(errorReasonKey) // set by WriteError
+	reason := c.GetString(httpkit.ErrorReasonKey) // set by httpkit.WriteError
 	if reason == "" {
 		reason = m.code(status)
 	}
@@ -158,12 +159,12 @@ func (m *Metrics) serve(token string, open bool) gin.HandlerFunc {
 			sum := sha256.Sum256([]byte(got))
 			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
 				c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
-				WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
+				httpkit.WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
 				return
 			}
 		case !open:
 			c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
-			WriteError(c, nil, apperr.Unauthorized("metrics need PINGAUTH_METRICS_TOKEN (sent as a bearer token) when the server does not listen on loopback only"))
+			httpkit.WriteError(c, nil, apperr.Unauthorized("metrics need PINGAUTH_METRICS_TOKEN (sent as a bearer token) when the server does not listen on loopback only"))
 			return
 		}
 		h.ServeHTTP(c.Writer, c.Request)
