@@ -212,11 +212,3 @@ func (k *knownSet) label(id string) string {
 	}
 	return unknownProject
 }
-
-// observedProject marks id as an existing project for metrics labels. Paths
-// that find projects without Deps.Projects (e.g. a cached lookup) call it.
-func (s *Server) observedProject(id string) {
-	if s.hard != nil && s.hard.metrics != nil {
-		s.hard.metrics.known.add(id)
-	}
-}

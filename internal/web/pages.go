@@ -272,7 +272,7 @@ func (c *Console) dashboard(g *gin.Context) {
 
 func (c *Console) tenantCreate(g *gin.Context) {
 	if _, err := c.createTenant(g, g.PostForm("id"), g.PostForm("name")); err != nil {
-		c.formError(g, err, func(msg string, status int) {
+		c.formError(g, err, func(msg string, _ int) {
 			c.fail(g, &apperr.Error{Kind: apperr.ErrInvalid, Message: "Could not create the tenant: " + msg})
 		})
 		return
