@@ -388,5 +388,10 @@ func profile(path string) func() {
 		fmt.Fprintln(os.Stderr, "cpuprofile:", err)
 		return nil
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil { // the profile is written: a failed close loses it
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+		}
+	}
 }

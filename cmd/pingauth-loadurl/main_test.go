@@ -23,7 +23,9 @@ func TestLoadCountsRequestsStatusesAndBody(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte(`{"token":"x"}`))
+		if _, err := w.Write([]byte(`{"token":"x"}`)); err != nil {
+			t.Errorf("write response: %v", err)
+		}
 	}))
 	defer srv.Close()
 	var out, errOut bytes.Buffer

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/web"
 )
@@ -95,7 +96,7 @@ func (a *App) RefreshPolicy(ctx context.Context, every time.Duration) {
 }
 
 // ModeAdminRoutes are the verification-mode admin routes, if modes are on.
-func (a *App) ModeAdminRoutes() []httpapi.AdminRoute {
+func (a *App) ModeAdminRoutes() []httpkit.AdminRoute {
 	if a.Modes == nil {
 		return nil
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/secret/secrettest"
@@ -64,7 +64,7 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	}
 	// Writes fail as 503-kind errors too, not 500.
 	err := a.Users.Create(context.Background(), &enduser.User{ProjectID: projID, Email: "new@example.com", Enabled: true}, "another password")
-	if st, _ := httpapi.Status(err); st != http.StatusServiceUnavailable {
+	if st, _ := httpkit.Status(err); st != http.StatusServiceUnavailable {
 		t.Fatalf("write during outage: %v -> %d", err, st)
 	}
 
@@ -207,7 +207,7 @@ func TestEmbeddedStoreDiskFull(t *testing.T) {
 	if werr == nil {
 		t.Fatal("database never filled up")
 	}
-	st, code := httpapi.Status(werr)
+	st, code := httpkit.Status(werr)
 	var ae *apperr.Error
 	if st != http.StatusServiceUnavailable || code != "unavailable" || !errors.As(werr, &ae) || !strings.Contains(ae.Message, "storage is full") {
 		t.Fatalf("write on full disk: %v -> %d %s", werr, st, code)
@@ -275,7 +275,7 @@ func TestEmbeddedStoreRealDiskFull(t *testing.T) {
 	if werr == nil {
 		t.Fatal("writes kept succeeding on a full disk")
 	}
-	st, _ := httpapi.Status(werr)
+	st, _ := httpkit.Status(werr)
 	var ae *apperr.Error
 	if st != http.StatusServiceUnavailable || !errors.As(werr, &ae) || !strings.Contains(ae.Message, "storage is full") {
 		t.Fatalf("write on full disk: %v -> %d", werr, st)

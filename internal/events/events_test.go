@@ -47,7 +47,7 @@ func TestPublishDeliversAfterCommitOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		if err := db.Change(ctx, store.KindProject, "p1", func(ctx context.Context) error { return boom }); !errors.Is(err, boom) {
+		if err := db.Change(ctx, store.KindProject, "p1", func(context.Context) error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
 		got := rec.got()

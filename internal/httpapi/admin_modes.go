@@ -7,25 +7,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/bridge"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 )
 
-// AdminRoute is one verification-mode admin route. The console's access
-// table (internal/web) mounts it behind its authentication/Casbin guard:
-// Credential routes manage API keys (secret-like), the others project
-// settings (modes, mapping, IdP, role rules).
-type AdminRoute struct {
-	Method, Path string
-	Write        bool
-	Credential   bool
-	Handler      gin.HandlerFunc
-}
-
 // ModeAdminRoutes lists the routes under /api/v1/projects/:projectId for
 // API keys, modes, mappings, overrides, IdP and role rules. actor names the
 // caller for audit events (nil: gin key "actor", else "api").
-func ModeAdminRoutes(a *bridge.Admin, actor func(*gin.Context) string, log *slog.Logger) []AdminRoute {
+func ModeAdminRoutes(a *bridge.Admin, actor func(*gin.Context) string, log *slog.Logger) []httpkit.AdminRoute {
 	if actor == nil {
 		actor = func(c *gin.Context) string {
 			if s := c.GetString("actor"); s != "" {
@@ -36,11 +26,11 @@ func ModeAdminRoutes(a *bridge.Admin, actor func(*gin.Context) string, log *slog
 	}
 	h := &modeAdmin{a: a, actor: actor, log: log}
 	const p = "/api/v1/projects/:projectId"
-	r := func(m, path string, write, cred bool, fn gin.HandlerFunc) AdminRoute {
-		return AdminRoute{Method: m, Path: p + path, Write: write, Credential: cred, Handler: fn}
+	r := func(m, path string, write, cred bool, fn gin.HandlerFunc) httpkit.AdminRoute {
+		return httpkit.AdminRoute{Method: m, Path: p + path, Write: write, Credential: cred, Handler: fn}
 	}
 	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
-	return []AdminRoute{
+	return []httpkit.AdminRoute{
 		r(get, "/apikeys", false, true, h.listKeys),
 		r(post, "/apikeys", true, true, h.createKey),
 		r(del, "/apikeys/:keyId", true, true, h.revokeKey),
@@ -78,10 +68,10 @@ const adminBodyLimit = 64 << 10
 
 // decodeStrict reads a JSON body into v, rejecting unknown fields.
 func decodeStrict(c *gin.Context, v any) error {
-	return DecodeJSONRequest(c.Request, adminBodyLimit, v, "the body must be a JSON object with the documented fields")
+	return httpkit.DecodeJSONRequest(c.Request, adminBodyLimit, v, "the body must be a JSON object with the documented fields")
 }
 
-func (h *modeAdmin) fail(c *gin.Context, err error) { WriteError(c, h.log, err) }
+func (h *modeAdmin) fail(c *gin.Context, err error) { httpkit.WriteError(c, h.log, err) }
 
 func (h *modeAdmin) pid(c *gin.Context) string { return c.Param("projectId") }
 

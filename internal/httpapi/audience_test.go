@@ -9,6 +9,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
@@ -43,7 +44,7 @@ func TestMintRefusesAnAudienceThatIsNotExactlyProjectsID(t *testing.T) {
 				req.Header.Set("Content-Type", "application/json")
 				w := httptest.NewRecorder()
 				srv.ServeHTTP(w, req)
-				var out httpapi.ErrorBody
+				var out httpkit.ErrorBody
 				_ = json.Unmarshal(w.Body.Bytes(), &out)
 				if w.Code != http.StatusConflict || out.Error.Field != "audience_base" || strings.Contains(w.Body.String(), "token\"") {
 					t.Fatalf("POST %s: %d %s, want 409 naming audience_base", path, w.Code, w.Body)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/token"
@@ -61,7 +62,7 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
-		if isMaxBytes(err) { // limits.go: global http.MaxBytesReader
+		if httpkit.IsMaxBytes(err) { // limits.go: global http.MaxBytesReader
 			return req, apperr.TooLarge("request body too large")
 		}
 		return req, apperr.Invalid("body", "could not read request body")
@@ -71,8 +72,8 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 	}
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); err != nil {
-			return req, InvalidJSON(err, "the body must be a JSON object with email or username and password")
+		if err := httpkit.DecodeStrictJSON(data, &req); err != nil {
+			return req, httpkit.InvalidJSON(err, "the body must be a JSON object with email or username and password")
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))
@@ -81,7 +82,7 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 		}
 		for k, v := range vals {
 			if !authFields[k] {
-				return req, apperr.Invalid(k, "unknown field %q", truncate(k, 40))
+				return req, apperr.Invalid(k, "unknown field %q", httpkit.Truncate(k, 40))
 			}
 			if len(v) != 1 {
 				return req, apperr.Invalid(k, "field %q given more than once", k)
@@ -110,13 +111,6 @@ func DecodeAuthRequest(contentType string, body io.Reader, limit int64) (AuthReq
 		return req, apperr.Invalid("body", "field too long")
 	}
 	return req, checkAuthFields(req) // input.go
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // loadProject fetches the path's project, answering 404 for unknown ids.
@@ -161,15 +155,15 @@ func (s *Server) sameOrigin(origin string) bool {
 func (s *Server) authPreflight(c *gin.Context) {
 	p, err := s.loadProject(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	if c.GetHeader("Origin") == "" {
-		WriteError(c, s.d.Log, apperr.Invalid("origin", "preflight without Origin header"))
+		httpkit.WriteError(c, s.d.Log, apperr.Invalid("origin", "preflight without Origin header"))
 		return
 	}
 	if err := s.cors(c, p); err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Header("Access-Control-Allow-Methods", "POST, OPTIONS")
@@ -197,7 +191,7 @@ func (s *Server) authProject(c *gin.Context) *project.Project {
 		err = apperr.Forbidden("project is disabled")
 	}
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return nil
 	}
 	return p
@@ -215,7 +209,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	req, err := DecodeAuthRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	login := req.Email
@@ -224,7 +218,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	u, err := s.d.EndUsers.Authenticate(ctx, p.ID, login, req.Password)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	s.issueWith(c, p, endUserIdentity(u), s.newRefresh(c, p, u, req.Refresh))
@@ -242,7 +236,7 @@ func endUserIdentity(u *enduser.User) token.Identity {
 func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
 	aud, err := p.Audience(s.d.AudienceBase)
 	if err != nil && s.d.Log != nil {
-		s.d.Log.WarnContext(c.Request.Context(), "project audience is invalid; not minting", "project_id", p.ID, "request_id", RequestID(c), "error", err.Error())
+		s.d.Log.WarnContext(c.Request.Context(), "project audience is invalid; not minting", "project_id", p.ID, "request_id", httpkit.RequestID(c), "error", err.Error())
 	}
 	return aud, err
 }
@@ -261,7 +255,7 @@ type refreshMint func() (refresh.Issued, error)
 func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity, mint refreshMint) {
 	aud, err := s.audience(c, p)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	kr, err := s.d.Keyrings.Get(c.Request.Context(), p.ID)
@@ -269,7 +263,7 @@ func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity
 		if errors.Is(err, apperr.ErrNotFound) {
 			err = apperr.Unavailable("project has no shared secret configured yet", err)
 		}
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	var rt *refresh.Issued
@@ -278,14 +272,14 @@ func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity
 		// consumes a refresh credential it cannot answer.
 		r, err := mint()
 		if err != nil {
-			WriteError(c, s.d.Log, err)
+			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
 		rt = &r
 	}
 	iss, err := token.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")

@@ -20,6 +20,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -63,7 +64,7 @@ func (s *Server) authenticateModes(c *gin.Context) {
 	}
 	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	ctype := c.GetHeader("Content-Type")
@@ -72,14 +73,14 @@ func (s *Server) authenticateModes(c *gin.Context) {
 		verified *enduser.User // set when a password login asks for a refresh credential
 	)
 	if tok, ok, err := DecodeExchangeRequest(ctype, data); err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	} else if ok {
 		req = bridge.Request{Mode: mapping.ModeExchange, Token: tok}
 	} else {
 		pw, err := DecodeAuthRequest(ctype, bytes.NewReader(data), s.d.MaxBodyBytes)
 		if err != nil {
-			WriteError(c, s.d.Log, err)
+			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
 		login := pw.Email
@@ -94,7 +95,7 @@ func (s *Server) authenticateModes(c *gin.Context) {
 	}
 	id, err := s.d.Bridge.Authenticate(ctx, p, req)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	s.issueWith(c, p, id, s.newRefresh(c, p, verified, verified != nil))
@@ -107,7 +108,7 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 	c.Header("Vary", "Origin")
 	if c.GetHeader("Origin") != "" {
 		// A browser holding an API key means the key leaked into a page.
-		WriteError(c, s.d.Log, apperr.Forbidden("API keys are for server-to-server calls only; never send them from a browser"))
+		httpkit.WriteError(c, s.d.Log, apperr.Forbidden("API keys are for server-to-server calls only; never send them from a browser"))
 		return
 	}
 	p, err := s.d.Bridge.CachedProject(ctx, c.Param("projectId"))
@@ -115,21 +116,21 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 		if errors.Is(err, apperr.ErrNotFound) {
 			err = apperr.NotFound("project not found")
 		}
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	if !p.Active() {
-		WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
+		httpkit.WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
 		return
 	}
 	user, err := DecodeServerRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	id, err := s.d.Bridge.Authenticate(ctx, p, bridge.Request{Mode: mapping.ModeServer, APIKey: key, User: user})
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	s.issue(c, p, id)
@@ -137,7 +138,7 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 
 func readBody(body io.Reader, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if isMaxBytes(err) || int64(len(data)) > limit {
+	if httpkit.IsMaxBytes(err) || int64(len(data)) > limit {
 		return nil, &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
 	if err != nil {
@@ -160,11 +161,11 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 	}
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &fields); err != nil {
+		if err := httpkit.DecodeStrictJSON(data, &fields); err != nil {
 			if errors.Is(err, jsontext.ErrDuplicateName) {
 				// {"id_token":"a","id_token":"b"}: the password decoder
 				// would call id_token an unknown field.
-				return "", false, InvalidJSON(err, "")
+				return "", false, httpkit.InvalidJSON(err, "")
 			}
 			return "", false, nil // let the password decoder report the error
 		}
@@ -177,7 +178,7 @@ func DecodeExchangeRequest(contentType string, data []byte) (tok string, ok bool
 			return "", true, apperr.Invalid("body", "a token exchange body must be {\"id_token\":\"...\"} or {\"token\":\"...\"} and nothing else")
 		}
 		for _, raw := range fields {
-			if DecodeStrictJSON(raw, &tok) != nil {
+			if httpkit.DecodeStrictJSON(raw, &tok) != nil {
 				return "", true, apperr.Invalid("id_token", "id_token must be a string")
 			}
 		}
@@ -253,7 +254,7 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	u, ok := decodeServerBodyFast(data)
 	if !ok {
 		if u, err = decodeServerBodyReference(data); err != nil {
-			return nil, InvalidJSON(err, "the body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"phone\":...,\"attributes\":{...}}} (other claims cannot be set)")
+			return nil, httpkit.InvalidJSON(err, "the body must be {\"user\":{\"id\":\"...\",\"email\":...,\"firstname\":...,\"lastname\":...,\"phone\":...,\"attributes\":{...}}} (other claims cannot be set)")
 		}
 	}
 	if u == nil {

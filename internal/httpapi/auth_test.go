@@ -15,6 +15,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -147,7 +148,7 @@ func TestAuthErrors(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				resp, body := e.post(t, tc.path, tc.ctype, tc.body, tc.hdr)
-				var eb httpapi.ErrorBody
+				var eb httpkit.ErrorBody
 				if err := json.Unmarshal(body, &eb); err != nil {
 					t.Fatalf("non-JSON error body %q", body)
 				}
@@ -162,7 +163,7 @@ func TestAuthErrors(t *testing.T) {
 		// Wrong password and unknown user must be indistinguishable in shape.
 		_, b1 := e.post(t, "/auth/"+projA, "application/json", `{"email":"user@example.com","password":"nope nope"}`, nil)
 		_, b2 := e.post(t, "/auth/"+projA, "application/json", `{"email":"ghost@example.com","password":"nope nope"}`, nil)
-		var e1, e2 httpapi.ErrorBody
+		var e1, e2 httpkit.ErrorBody
 		_ = json.Unmarshal(b1, &e1)
 		_ = json.Unmarshal(b2, &e2)
 		e1.Error.RequestID, e2.Error.RequestID = "", ""
@@ -254,7 +255,7 @@ func TestCORSSameOriginIsPublicURLNotHost(t *testing.T) {
 					}
 					continue
 				}
-				var eb httpapi.ErrorBody
+				var eb httpkit.ErrorBody
 				if w.Code != http.StatusForbidden || acao != "" || json.Unmarshal(w.Body.Bytes(), &eb) != nil || eb.Error.Code != "forbidden" || eb.Error.Field != "origin" {
 					t.Fatalf("%s Host %q Origin %q: %d ACAO %q %s, want 403 JSON", method, tc.host, tc.origin, w.Code, acao, w.Body)
 				}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/web"
 )
 
@@ -53,7 +54,7 @@ type exampleData struct {
 func (s *Server) example(c *gin.Context) {
 	p, err := s.loadProject(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")

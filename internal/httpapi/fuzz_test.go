@@ -14,6 +14,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -47,7 +48,7 @@ func FuzzDecodeAuthRequest(f *testing.F) {
 		req, err := httpapi.DecodeAuthRequest(ctype, bytes.NewReader(body), 4096)
 		if err != nil {
 			var ae *apperr.Error
-			if st, _ := httpapi.Status(err); st >= 500 || !errors.As(err, &ae) || ae.Message == "" {
+			if st, _ := httpkit.Status(err); st >= 500 || !errors.As(err, &ae) || ae.Message == "" {
 				t.Fatalf("error %v maps to %d", err, st)
 			}
 			return
@@ -75,7 +76,7 @@ func FuzzDecodeVerifyRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
 		raw, err := httpapi.DecodeVerifyRequest(ctype, bytes.NewReader(body), 16<<10)
 		if err != nil {
-			if st, _ := httpapi.Status(err); st >= 500 {
+			if st, _ := httpkit.Status(err); st >= 500 {
 				t.Fatalf("error %v maps to %d", err, st)
 			}
 			return

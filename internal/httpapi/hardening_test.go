@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -213,7 +214,7 @@ func TestBodyLimitsAndBadInput(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer resp.Body.Close()
-				var eb httpapi.ErrorBody
+				var eb httpkit.ErrorBody
 				if err := decodeJSON(resp, &eb); err != nil || resp.StatusCode != tc.status || eb.Error.Code != tc.code {
 					t.Fatalf("got %d %+v (%v), want %d %s", resp.StatusCode, eb, err, tc.status, tc.code)
 				}
@@ -233,7 +234,7 @@ func TestEngineRoutesInheritBodyLimit(t *testing.T) {
 	srv.Engine().POST("/console/thing", func(c *gin.Context) {
 		var v map[string]any
 		if err := c.ShouldBindJSON(&v); err != nil {
-			httpapi.WriteError(c, nil, err)
+			httpkit.WriteError(c, nil, err)
 			return
 		}
 		c.JSON(200, v)
@@ -271,7 +272,7 @@ func TestSecurityHeaders(t *testing.T) {
 	g.GET("/login", func(c *gin.Context) { c.Data(200, "text/html", []byte("<p>hi</p>")) })
 	w := newRecorder()
 	srv.ServeHTTP(w, mustReq("GET", "/console/login"))
-	if w.Header().Get("Content-Security-Policy") != httpapi.ConsoleCSP || w.Header().Get("X-Frame-Options") != "DENY" || w.Header().Get("Strict-Transport-Security") == "" {
+	if w.Header().Get("Content-Security-Policy") != httpkit.ConsoleCSP || w.Header().Get("X-Frame-Options") != "DENY" || w.Header().Get("Strict-Transport-Security") == "" {
 		t.Fatalf("console headers: %v", w.Header())
 	}
 }

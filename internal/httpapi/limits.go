@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/ratelimit"
@@ -21,7 +21,6 @@ import (
 const (
 	authRoutePrefix = "/auth/:projectId"
 	verifyRoute     = "/auth/:projectId/verify"
-	errorReasonKey  = "pingauth.error_reason"
 )
 
 // hardening holds the abuse protection and observability state of one Server.
@@ -88,7 +87,7 @@ func (s *Server) limitRequest(c *gin.Context) {
 			limit = l
 		}
 		if r.ContentLength > limit {
-			WriteError(c, s.d.Log, apperr.TooLarge("request body too large"))
+			httpkit.WriteError(c, s.d.Log, apperr.TooLarge("request body too large"))
 			return
 		}
 		r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
@@ -107,7 +106,7 @@ func (s *Server) limitRequest(c *gin.Context) {
 		bucket = s.hard.serverIP
 	default:
 		if err := s.hard.authGuard.AllowIP(c.ClientIP()); err != nil {
-			WriteError(c, s.d.Log, err)
+			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
 		c.Next()
@@ -118,7 +117,7 @@ func (s *Server) limitRequest(c *gin.Context) {
 		err = apperr.RateLimited("too many requests from this address; slow down", "rate_limited", wait)
 	}
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Next()
@@ -134,7 +133,7 @@ func (s *Server) AuthGuard() *ratelimit.Guard { return s.hard.authGuard }
 func RateLimitIP(guard *ratelimit.Guard) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := guard.AllowIP(c.ClientIP()); err != nil {
-			WriteError(c, nil, err)
+			httpkit.WriteError(c, nil, err)
 			return
 		}
 		c.Next()
@@ -206,10 +205,4 @@ func (k knownProjects) Get(ctx context.Context, id string) (*project.Project, er
 		k.known.add(p.ID)
 	}
 	return p, err
-}
-
-// isMaxBytes reports whether err comes from http.MaxBytesReader.
-func isMaxBytes(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }

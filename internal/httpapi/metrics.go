@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 )
 
 // unknownProject labels requests for project ids that were never found, so
@@ -137,7 +138,7 @@ func (m *Metrics) observe(c *gin.Context) {
 		m.issued.WithLabelValues(proj).Inc()
 		return
 	}
-	reason := c.GetString(errorReasonKey) // set by WriteError
+	reason := c.GetString(httpkit.ErrorReasonKey) // set by httpkit.WriteError
 	if reason == "" {
 		reason = m.code(status)
 	}
@@ -158,12 +159,12 @@ func (m *Metrics) serve(token string, open bool) gin.HandlerFunc {
 			sum := sha256.Sum256([]byte(got))
 			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
 				c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
-				WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
+				httpkit.WriteError(c, nil, apperr.Unauthorized("metrics need a bearer token"))
 				return
 			}
 		case !open:
 			c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
-			WriteError(c, nil, apperr.Unauthorized("metrics need PINGAUTH_METRICS_TOKEN (sent as a bearer token) when the server does not listen on loopback only"))
+			httpkit.WriteError(c, nil, apperr.Unauthorized("metrics need PINGAUTH_METRICS_TOKEN (sent as a bearer token) when the server does not listen on loopback only"))
 			return
 		}
 		h.ServeHTTP(c.Writer, c.Request)
@@ -210,12 +211,4 @@ func (k *knownSet) label(id string) string {
 		return id
 	}
 	return unknownProject
-}
-
-// observedProject marks id as an existing project for metrics labels. Paths
-// that find projects without Deps.Projects (e.g. a cached lookup) call it.
-func (s *Server) observedProject(id string) {
-	if s.hard != nil && s.hard.metrics != nil {
-		s.hard.metrics.known.add(id)
-	}
 }

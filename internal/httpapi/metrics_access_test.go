@@ -10,6 +10,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
@@ -80,7 +81,7 @@ func TestMetricsAccess(t *testing.T) {
 				}
 				return
 			}
-			var eb httpapi.ErrorBody
+			var eb httpkit.ErrorBody
 			if json.Unmarshal(w.Body.Bytes(), &eb) != nil || eb.Error.Code != "unauthorized" || w.Header().Get("WWW-Authenticate") == "" || strings.Contains(w.Body.String(), "go_goroutines") {
 				t.Fatalf("401 body %s headers %v", w.Body, w.Header())
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -332,7 +333,7 @@ func TestServerModeRejections(t *testing.T) {
 				if code != tc.want {
 					t.Fatalf("status %d, want %d: %s", code, tc.want, b)
 				}
-				var eb httpapi.ErrorBody
+				var eb httpkit.ErrorBody
 				if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
 					t.Fatalf("not a JSON error: %s", b)
 				}
@@ -610,7 +611,7 @@ func TestExchangeModeJWKSRedirectIsNotFollowed(t *testing.T) {
 		if code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503: %s", code, b)
 		}
-		var body httpapi.ErrorBody
+		var body httpkit.ErrorBody
 		if err := json.Unmarshal(b, &body); err != nil || body.Error.Message != "could not fetch the identity provider's keys; try again later" {
 			t.Fatalf("body %s", b)
 		}

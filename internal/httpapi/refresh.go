@@ -12,6 +12,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/token"
@@ -83,7 +84,7 @@ func (s *Server) decodeRefresh(c *gin.Context) (string, error) {
 		return "", err
 	}
 	var req refreshRequest
-	if err := DecodeStrictJSON(data, &req); errors.Is(err, ErrTrailingData) {
+	if err := httpkit.DecodeStrictJSON(data, &req); errors.Is(err, httpkit.ErrTrailingData) {
 		return "", apperr.Invalid("body", "unexpected data after JSON object")
 	} else if err != nil {
 		return "", apperr.Invalid("body", `body must be a JSON object {"refresh_token": "prt_..."}`)
@@ -102,24 +103,24 @@ func (s *Server) refresh(c *gin.Context) {
 	ctx := c.Request.Context()
 	p, err := s.corsProject(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	cred, err := s.decodeRefresh(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	tok, err := s.d.Refresh.Lookup(ctx, p.ID, cred)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	if err := s.d.Refresh.Check(tok); err != nil {
 		if errors.Is(err, refresh.ErrReused) {
 			s.revokeFamily(ctx, p, tok, refresh.ReasonReuse, nil)
 		}
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	if !p.Active() {
@@ -132,7 +133,7 @@ func (s *Server) refresh(c *gin.Context) {
 		s.refuse(c, p, tok, refresh.ReasonUserMissing, nil, apperr.Unauthorized("refresh token revoked: the end-user no longer exists"))
 		return
 	case err != nil:
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	case !u.Enabled:
 		s.refuse(c, p, tok, refresh.ReasonUserDisabled, u, apperr.Unauthorized("refresh token revoked: the end-user is disabled"))
@@ -150,7 +151,7 @@ func (s *Server) refresh(c *gin.Context) {
 			return
 		}
 		if err != nil {
-			WriteError(c, s.d.Log, err)
+			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
 	} else {
@@ -178,7 +179,7 @@ func publicText(err error) string {
 // refuse revokes tok's family for reason and answers err (a 401).
 func (s *Server) refuse(c *gin.Context, p *project.Project, tok *refresh.Token, reason string, u *enduser.User, err error) {
 	s.revokeFamily(c.Request.Context(), p, tok, reason, u)
-	WriteError(c, s.d.Log, err)
+	httpkit.WriteError(c, s.d.Log, err)
 }
 
 // revokeFamily revokes a family (never logging or auditing the credential)
@@ -217,22 +218,22 @@ func (s *Server) refreshRevoke(c *gin.Context) {
 	ctx := c.Request.Context()
 	p, err := s.corsProject(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	cred, err := s.decodeRefresh(c)
 	if err != nil && !errors.Is(err, apperr.ErrUnauthorized) {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	if err == nil {
 		if tok, err := s.d.Refresh.Lookup(ctx, p.ID, cred); err == nil {
 			if _, err := s.d.Refresh.RevokeFamily(ctx, tok.FamilyID, refresh.ReasonLogout); err != nil {
-				WriteError(c, s.d.Log, err)
+				httpkit.WriteError(c, s.d.Log, err)
 				return
 			}
 		} else if !errors.Is(err, apperr.ErrUnauthorized) {
-			WriteError(c, s.d.Log, err)
+			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/web"
 )
 
@@ -20,7 +21,7 @@ const sdkRoute = "/sdk/:version/pingauth.js"
 func (s *Server) sdk(c *gin.Context) {
 	f := web.SDKVersion(c.Param("version"))
 	if f == nil {
-		WriteError(c, s.d.Log, apperr.NotFound("no such SDK version"))
+		httpkit.WriteError(c, s.d.Log, apperr.NotFound("no such SDK version"))
 		return
 	}
 	h := c.Writer.Header()

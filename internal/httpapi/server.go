@@ -15,6 +15,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/ratelimit"
 	"github.com/pingstreams/pingauth/internal/secret"
@@ -110,12 +111,12 @@ func New(d Deps) *Server {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(requestID(), accessLog(d.Log), recovery(d.Log))
+	e.Use(httpkit.RequestIDs(), accessLog(d.Log), recovery(d.Log))
 	e.NoRoute(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, ErrorBody{Error: ErrorDetail{Code: "not_found", Message: "no such route", RequestID: RequestID(c)}})
+		c.AbortWithStatusJSON(http.StatusNotFound, httpkit.ErrorBody{Error: httpkit.ErrorDetail{Code: "not_found", Message: "no such route", RequestID: httpkit.RequestID(c)}})
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: RequestID(c)}})
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, httpkit.ErrorBody{Error: httpkit.ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: httpkit.RequestID(c)}})
 	})
 	s := &Server{d: d, engine: e, selfOrigin: originOf(d.PublicURL)}
 	s.harden() // limits.go: trusted proxies, body/rate limits, metrics; before any route

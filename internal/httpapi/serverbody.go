@@ -3,6 +3,8 @@ package httpapi
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/pingstreams/pingauth/internal/httpkit"
 )
 
 // serverUser is the "user" object of a server-mode body.
@@ -22,13 +24,13 @@ type serverBody struct {
 }
 
 // decodeServerBodyReference is the definition of a valid server-mode body:
-// DecodeStrictJSON (names matched case-sensitively, unknown, repeated names
+// httpkit.DecodeStrictJSON (names matched case-sensitively, unknown, repeated names
 // and invalid UTF-8 rejected at any depth, nothing but whitespace after the
 // object; its errors are returned as they are). user is nil when the body
 // has no user (or "user":null).
 func decodeServerBodyReference(data []byte) (*serverUser, error) {
 	var b serverBody
-	if err := DecodeStrictJSON(data, &b); err != nil {
+	if err := httpkit.DecodeStrictJSON(data, &b); err != nil {
 		return nil, err
 	}
 	return b.User, nil

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/pingstreams/pingauth/internal/enduser"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
@@ -74,7 +74,7 @@ func TestJSONBodiesAreStrict(t *testing.T) {
 				}
 				return
 			}
-			var eb httpapi.ErrorBody
+			var eb httpkit.ErrorBody
 			if code != 400 || json.Unmarshal(b, &eb) != nil || eb.Error.Code != "invalid_request" || eb.Error.Field != tc.field || eb.Error.Message == "" {
 				t.Fatalf("got %d %s, want 400 naming field %q", code, b, tc.field)
 			}

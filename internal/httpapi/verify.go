@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/token"
 )
 
@@ -42,7 +43,7 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
-		if isMaxBytes(err) {
+		if httpkit.IsMaxBytes(err) {
 			return "", apperr.TooLarge("request body too large")
 		}
 		return "", apperr.Invalid("body", "could not read request body")
@@ -53,8 +54,8 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 	var req VerifyRequest
 	switch mt {
 	case "application/json", "":
-		if err := DecodeStrictJSON(data, &req); err != nil {
-			return "", InvalidJSON(err, `the body must be a JSON object {"token": "..."}`)
+		if err := httpkit.DecodeStrictJSON(data, &req); err != nil {
+			return "", httpkit.InvalidJSON(err, `the body must be a JSON object {"token": "..."}`)
 		}
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(data))
@@ -88,12 +89,12 @@ func DecodeVerifyRequest(contentType string, body io.Reader, limit int64) (strin
 func (s *Server) verify(c *gin.Context) {
 	p, err := s.loadProject(c)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	raw, err := DecodeVerifyRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -107,12 +108,12 @@ func (s *Server) verify(c *gin.Context) {
 			c.JSON(http.StatusOK, VerifyResponse{Error: "project has no shared secret configured"})
 			return
 		}
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	aud, err := s.audience(c, p)
 	if err != nil {
-		WriteError(c, s.d.Log, err)
+		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
 	now := s.d.Now()

@@ -3,7 +3,6 @@ package idp
 import (
 	"context"
 	"crypto"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -25,15 +24,16 @@ import (
 // maxJWKSBytes bounds a JWKS document.
 const maxJWKSBytes = 1 << 20
 
-// publicKey is one usable verification key from a JWKS.
-type publicKey struct {
+// PublicKey is one usable verification key from a JWKS (what ParseJWKS
+// and JWKSCache.Keys return).
+type PublicKey struct {
 	kid string
 	alg string // the JWK's "alg", "" when absent
 	key crypto.PublicKey
 }
 
 // fitsAlg reports whether k may verify a token signed with alg.
-func (k publicKey) fitsAlg(alg string) bool {
+func (k PublicKey) fitsAlg(alg string) bool {
 	if k.alg != "" && k.alg != alg {
 		return false
 	}
@@ -66,14 +66,14 @@ type rawJWK struct {
 // ParseJWKS returns the usable signature keys of a JWKS document. Symmetric
 // ("oct") keys, encryption keys, weak RSA keys and points off the curve are
 // skipped, never trusted.
-func ParseJWKS(data []byte) ([]publicKey, error) {
+func ParseJWKS(data []byte) ([]PublicKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("jwks: not a JSON key set: %w", err)
 	}
-	var out []publicKey
+	var out []PublicKey
 	for _, raw := range doc.Keys {
 		var j rawJWK
 		if json.Unmarshal(raw, &j) != nil || (j.Use != "" && j.Use != "sig") {
@@ -83,7 +83,7 @@ func ParseJWKS(data []byte) ([]publicKey, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, publicKey{kid: j.Kid, alg: j.Alg, key: k})
+		out = append(out, PublicKey{kid: j.Kid, alg: j.Alg, key: k})
 	}
 	return out, nil
 }
@@ -112,13 +112,12 @@ func (j rawJWK) publicKey() (crypto.PublicKey, error) {
 		return &rsa.PublicKey{N: n, E: e}, nil
 	case "EC":
 		var curve elliptic.Curve
-		var ec ecdh.Curve
 		size := 0
 		switch j.Crv {
 		case "P-256":
-			curve, ec, size = elliptic.P256(), ecdh.P256(), 32
+			curve, size = elliptic.P256(), 32
 		case "P-384":
-			curve, ec, size = elliptic.P384(), ecdh.P384(), 48
+			curve, size = elliptic.P384(), 48
 		default:
 			return nil, errors.New("unsupported curve")
 		}
@@ -127,12 +126,14 @@ func (j rawJWK) publicKey() (crypto.PublicKey, error) {
 		if err1 != nil || err2 != nil || len(xb) != size || len(yb) != size {
 			return nil, errors.New("bad EC point")
 		}
-		// Validate the point through crypto/ecdh (rejects points off the curve).
+		// ParseUncompressedPublicKey rejects points off the curve (and the
+		// point at infinity); it replaces setting the deprecated X/Y fields.
 		uncompressed := append(append([]byte{4}, xb...), yb...)
-		if _, err := ec.NewPublicKey(uncompressed); err != nil {
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, uncompressed)
+		if err != nil {
 			return nil, errors.New("EC point not on curve")
 		}
-		return &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(xb), Y: new(big.Int).SetBytes(yb)}, nil
+		return pub, nil
 	}
 	return nil, errors.New("unsupported key type")
 }
@@ -140,7 +141,7 @@ func (j rawJWK) publicKey() (crypto.PublicKey, error) {
 // jwksSet is the cached key set of one JWKS URL.
 type jwksSet struct {
 	mu          sync.Mutex
-	keys        []publicKey
+	keys        []PublicKey
 	fetched     time.Time // last successful fetch
 	lastAttempt time.Time
 }
@@ -206,7 +207,7 @@ func (c *JWKSCache) set(url string) *jwksSet {
 // Keys returns the keys of url fitting alg (and kid when non-empty).
 // It fetches when the set is absent or stale, and refetches (rate-limited)
 // when kid is unknown.
-func (c *JWKSCache) Keys(ctx context.Context, url, kid, alg string) ([]publicKey, error) {
+func (c *JWKSCache) Keys(ctx context.Context, url, kid, alg string) ([]PublicKey, error) {
 	s := c.set(url)
 	s.mu.Lock()
 	keys, fetched, lastAttempt := s.keys, s.fetched, s.lastAttempt
@@ -230,8 +231,8 @@ func (c *JWKSCache) Keys(ctx context.Context, url, kid, alg string) ([]publicKey
 	return match(keys, kid, alg), nil
 }
 
-func match(keys []publicKey, kid, alg string) []publicKey {
-	var out []publicKey
+func match(keys []PublicKey, kid, alg string) []PublicKey {
+	var out []PublicKey
 	for _, k := range keys {
 		if (kid == "" || k.kid == kid) && k.fitsAlg(alg) {
 			out = append(out, k)
@@ -261,7 +262,7 @@ func (c *JWKSCache) refresh(ctx context.Context, url string, s *jwksSet) error {
 	return err
 }
 
-func (c *JWKSCache) fetch(ctx context.Context, url string) ([]publicKey, error) {
+func (c *JWKSCache) fetch(ctx context.Context, url string) ([]PublicKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -13,7 +13,7 @@
 //	r.POST("/console/login", func(c *gin.Context) {
 //		err := guard.Attempt(c.ClientIP(), "console", username, func() error { return checkPassword(...) })
 //		if err != nil {
-//			httpapi.WriteError(c, log, err) // 429 JSON with Retry-After, or the check's 401
+//			httpkit.WriteError(c, log, err) // 429 JSON with Retry-After, or the check's 401
 //			return
 //		}
 //	})

@@ -16,7 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/secret/secrettest"
 	"github.com/pingstreams/pingauth/internal/store"
@@ -259,7 +259,7 @@ func TestCacheServesStaleWhileBackendIsDown(t *testing.T) {
 	// A project that was never cached cannot be served: 503.
 	r.cache.Invalidate(other)
 	_, err := r.cache.Get(ctx, other)
-	if status, _ := httpapi.Status(err); !errors.Is(err, apperr.ErrUnavailable) || status != http.StatusServiceUnavailable {
+	if status, _ := httpkit.Status(err); !errors.Is(err, apperr.ErrUnavailable) || status != http.StatusServiceUnavailable {
 		t.Errorf("cold Get with backend down = %v (status %d), want ErrUnavailable / 503", err, status)
 	}
 
@@ -311,13 +311,13 @@ func TestCacheWritesFailWith503AndKeepServingWhileBackendIsDown(t *testing.T) {
 	// secret-free message.
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.POST("/rotate", func(c *gin.Context) { httpapi.WriteError(c, nil, rotErr) })
+	e.POST("/rotate", func(c *gin.Context) { httpkit.WriteError(c, nil, rotErr) })
 	w := httptest.NewRecorder()
 	e.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/rotate", nil))
 	if w.Code != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", w.Code)
 	}
-	var body httpapi.ErrorBody
+	var body httpkit.ErrorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}

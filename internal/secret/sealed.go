@@ -128,13 +128,13 @@ func aad(projectID string, version int) []byte {
 func (s *Sealed) Write(ctx context.Context, projectID string, value []byte) (int, error) {
 	var version int
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var max *int
-		if err := tx.Model(&sealedRow{}).Where("project_id = ?", projectID).Select("MAX(version)").Scan(&max).Error; err != nil {
+		var latest *int
+		if err := tx.Model(&sealedRow{}).Where("project_id = ?", projectID).Select("MAX(version)").Scan(&latest).Error; err != nil {
 			return err
 		}
 		version = 1
-		if max != nil {
-			version = *max + 1
+		if latest != nil {
+			version = *latest + 1
 		}
 		nonce := make([]byte, s.aead.NonceSize())
 		if _, err := rand.Read(nonce); err != nil {

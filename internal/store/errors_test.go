@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
+	"github.com/pingstreams/pingauth/internal/dberr"
 	"github.com/pingstreams/pingauth/internal/store"
 )
 
@@ -59,10 +60,10 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := store.IsUnavailable(tc.err); got != tc.unavailable {
+			if got := dberr.IsUnavailable(tc.err); got != tc.unavailable {
 				t.Errorf("IsUnavailable = %v, want %v", got, tc.unavailable)
 			}
-			if got := store.IsStorageFull(tc.err); got != tc.full {
+			if got := dberr.IsStorageFull(tc.err); got != tc.full {
 				t.Errorf("IsStorageFull = %v, want %v", got, tc.full)
 			}
 			c := store.Classify(tc.err)
@@ -120,7 +121,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	if werr == nil || written == 0 {
 		t.Fatalf("expected the database to fill up (written %d, err %v)", written, werr)
 	}
-	if !errors.Is(werr, apperr.ErrUnavailable) || !store.IsStorageFull(werr) {
+	if !errors.Is(werr, apperr.ErrUnavailable) || !dberr.IsStorageFull(werr) {
 		t.Fatalf("write on full disk = %v; want apperr.ErrUnavailable + storage full", werr)
 	}
 	var ae *apperr.Error

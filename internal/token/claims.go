@@ -48,7 +48,8 @@ const (
 // MaxAttributeDepth bounds how deeply attribute values may nest.
 const MaxAttributeDepth = 8
 
-// ReasonTooDeep: an attribute value nests deeper than MaxAttributeDepth.
+// ReasonTooDeep is the reason for an attribute value that nests deeper than
+// MaxAttributeDepth.
 const ReasonTooDeep = "too_deep"
 
 // AttributeKeyReason returns why key may never appear inside `attributes`

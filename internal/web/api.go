@@ -13,7 +13,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -23,7 +23,7 @@ import (
 
 // bind decodes a JSON body strictly (unknown fields and trailing data are errors).
 func bind(g *gin.Context, v any) error {
-	return httpapi.DecodeJSONRequest(g.Request, maxFormBytes, v, "")
+	return httpkit.DecodeJSONRequest(g.Request, maxFormBytes, v, "")
 }
 
 func (c *Console) ok(g *gin.Context, status int, v any) { g.JSON(status, v) }

@@ -77,7 +77,7 @@ type probeResult struct {
 // from /auth and hands it to the widget script.
 func TestBrowserExamplePageIsolation(t *testing.T) {
 	requireBrowser(t)
-	widget := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	widget := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		_, _ = w.Write([]byte(stubWidget))
 	}))

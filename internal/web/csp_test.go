@@ -4,13 +4,13 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 )
 
 // TestConsoleCSPIsTheOnePolicy: every console page, signed in or not, carries
-// exactly httpapi.ConsoleCSP (object-src 'none' included: the access-control
+// exactly httpkit.ConsoleCSP (object-src 'none' included: the access-control
 // middleware used to replace it with a weaker copy); JSON API answers carry
 // the "never a document" policy.
 func TestConsoleCSPIsTheOnePolicy(t *testing.T) {
@@ -25,10 +25,10 @@ func TestConsoleCSPIsTheOnePolicy(t *testing.T) {
 		path string
 		want string
 	}{
-		{e.anon(), "/console/login", httpapi.ConsoleCSP},
-		{c, "/console/", httpapi.ConsoleCSP},
-		{c, "/console/projects/shop", httpapi.ConsoleCSP},
-		{c, "/console/tenants/acme/settings", httpapi.ConsoleCSP},
+		{e.anon(), "/console/login", httpkit.ConsoleCSP},
+		{c, "/console/", httpkit.ConsoleCSP},
+		{c, "/console/projects/shop", httpkit.ConsoleCSP},
+		{c, "/console/tenants/acme/settings", httpkit.ConsoleCSP},
 		{c, "/api/v1/me", "default-src 'none'; frame-ancestors 'none'"},
 		{c, "/api/v1/projects/shop", "default-src 'none'; frame-ancestors 'none'"},
 	} {

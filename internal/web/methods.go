@@ -17,7 +17,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apikey"
 	"github.com/pingstreams/pingauth/internal/apperr"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/idp"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -412,8 +412,8 @@ func parseOverrideAttributes(raw string) (map[string]any, error) {
 		return nil, nil
 	}
 	var attrs map[string]any
-	if err := httpapi.DecodeStrictJSON([]byte(raw), &attrs); err != nil {
-		var je *httpapi.JSONError
+	if err := httpkit.DecodeStrictJSON([]byte(raw), &attrs); err != nil {
+		var je *httpkit.JSONError
 		if errors.As(err, &je) && je.Syntactic() {
 			return nil, apperr.Invalid("attributes", `attributes are not valid JSON (%s): use an object such as {"tier": "gold"}`, je.Reason)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -25,7 +25,7 @@ import (
 	assets "github.com/pingstreams/pingauth/web"
 )
 
-var statusOf = httpapi.Status
+var statusOf = httpkit.Status
 
 type pages struct {
 	t      map[string]*template.Template
@@ -90,7 +90,7 @@ func (c *Console) static(g *gin.Context) {
 	name := strings.TrimPrefix(g.Param("file"), "/")
 	b, ok := c.pages.static[name]
 	if !ok {
-		httpapi.WriteError(g, c.d.Log, apperr.NotFound("no such static file"))
+		httpkit.WriteError(g, c.d.Log, apperr.NotFound("no such static file"))
 		return
 	}
 	g.Header("Cache-Control", "public, max-age=3600")
@@ -272,7 +272,7 @@ func (c *Console) dashboard(g *gin.Context) {
 
 func (c *Console) tenantCreate(g *gin.Context) {
 	if _, err := c.createTenant(g, g.PostForm("id"), g.PostForm("name")); err != nil {
-		c.formError(g, err, func(msg string, status int) {
+		c.formError(g, err, func(msg string, _ int) {
 			c.fail(g, &apperr.Error{Kind: apperr.ErrInvalid, Message: "Could not create the tenant: " + msg})
 		})
 		return

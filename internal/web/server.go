@@ -20,7 +20,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -46,7 +46,7 @@ type Deps struct {
 	// ExtraAPI are project-scoped admin API routes served by other packages
 	// (verification modes: API keys, modes, mapping, IdP, role rules); they go
 	// through the same access table and guard as every other route.
-	ExtraAPI []httpapi.AdminRoute
+	ExtraAPI []httpkit.AdminRoute
 	// Modes backs the console's "Sign-in methods" page (nil: the page and its
 	// routes are absent and projects show only the password snippet).
 	Modes ModesAdmin
@@ -191,7 +191,7 @@ func (c *Console) guard(g *gin.Context) {
 		// JSON is never a document to render or frame.
 		g.Header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	} else {
-		g.Header("Content-Security-Policy", httpapi.ConsoleCSP) // the one console policy (it used to lose object-src 'none' here)
+		g.Header("Content-Security-Policy", httpkit.ConsoleCSP) // the one console policy (it used to lose object-src 'none' here)
 	}
 	r, ok := c.table[g.Request.Method+" "+g.FullPath()]
 	if !ok {
@@ -312,16 +312,16 @@ func projectOf(g *gin.Context) (*project.Project, error) {
 // fail writes err as JSON (API) or as an HTML error page (console).
 func (c *Console) fail(g *gin.Context, err error) {
 	if isAPI(g) {
-		httpapi.WriteError(g, c.d.Log, err)
+		httpkit.WriteError(g, c.d.Log, err)
 		return
 	}
-	status, _ := httpapi.Status(err)
+	status, _ := httpkit.Status(err)
 	msg := "Something went wrong."
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		msg = ae.Message
 	} else if status >= 500 {
-		c.d.Log.ErrorContext(g.Request.Context(), "console request failed", "request_id", httpapi.RequestID(g), "status", status, "error", err.Error())
+		c.d.Log.ErrorContext(g.Request.Context(), "console request failed", "request_id", httpkit.RequestID(g), "status", status, "error", err.Error())
 	}
 	c.render(g, status, "error", "Error", errorPage{Status: status, Message: msg})
 	g.Abort()

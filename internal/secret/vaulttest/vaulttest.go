@@ -365,8 +365,9 @@ func (s *Server) ensureKV() error {
 	return c.Sys().MountWithContext(ctx, "secret", &vault.MountInput{Type: "kv", Options: map[string]string{"version": "2"}})
 }
 
-// Prefix returns a fresh random path prefix for one test.
-func Prefix(t testing.TB) string {
+// Prefix returns a fresh random path prefix for one test (the test is
+// named for the callers' sake; the prefix is random either way).
+func Prefix(_ testing.TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "pingauth-test/" + hex.EncodeToString(b[:])

@@ -1,4 +1,10 @@
-package httpapi
+// Package httpkit is what pingauth's HTTP packages share: the one mapping of
+// apperr errors to statuses and JSON error bodies, the one strict JSON
+// request decoder, request ids, and the security headers and CSP of HTML
+// pages. It serves internal/httpapi (the widget endpoints) and internal/web
+// (the console and /api/v1) alike, so neither imports the other; it imports
+// no storage package (outage-type driver errors come from internal/dberr).
+package httpkit
 
 import (
 	"context"
@@ -9,8 +15,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
-	"github.com/pingstreams/pingauth/internal/store"
+	"github.com/pingstreams/pingauth/internal/dberr"
 )
+
+// ErrorReasonKey is the gin context key under which WriteError leaves the
+// failure's reason (the error code, or the rate limit's reason) for metrics.
+const ErrorReasonKey = "pingauth.error_reason"
 
 // ErrorBody is the JSON shape of every error response.
 type ErrorBody struct {
@@ -33,7 +43,7 @@ func Status(err error) (int, string) {
 	switch {
 	case errors.Is(err, apperr.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, apperr.ErrTooLarge), isMaxBytes(err):
+	case errors.Is(err, apperr.ErrTooLarge), IsMaxBytes(err):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, apperr.ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized"
@@ -45,7 +55,7 @@ func Status(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, apperr.ErrRateLimited):
 		return http.StatusTooManyRequests, "rate_limited"
-	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), store.IsUnavailable(err):
+	case errors.Is(err, apperr.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), dberr.IsUnavailable(err):
 		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, context.Canceled):
 		return 499, "canceled"
@@ -79,10 +89,16 @@ func WriteError(c *gin.Context, log *slog.Logger, err error) {
 	c.Header("Cache-Control", "no-store")
 	detail := ErrorDetail{Code: code, Message: msg, Field: field, RequestID: rid}
 	reason := code
-	if r, ok := apperr.RetryOf(err); ok { // limits.go: 429 with Retry-After
+	if r, ok := apperr.RetryOf(err); ok { // rate limits: 429 with Retry-After
 		c.Header("Retry-After", r.Header())
 		detail.RetryAfter, reason = r.Seconds(), r.Reason
 	}
-	c.Set(errorReasonKey, reason) // metrics.go: failures by reason
+	c.Set(ErrorReasonKey, reason) // httpapi metrics: failures by reason
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
+}
+
+// IsMaxBytes reports whether err comes from http.MaxBytesReader.
+func IsMaxBytes(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
 }

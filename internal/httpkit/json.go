@@ -1,4 +1,4 @@
-package httpapi
+package httpkit
 
 import (
 	"bytes"
@@ -115,7 +115,7 @@ func fieldPath(p jsontext.Pointer) string {
 		}
 		b.WriteString(tok)
 		if b.Len() > maxFieldPath {
-			return truncate(b.String(), maxFieldPath)
+			return Truncate(b.String(), maxFieldPath)
 		}
 	}
 	if b.Len() == 0 {
@@ -147,9 +147,9 @@ func newJSONError(err error) *JSONError {
 				je.Reason = fmt.Sprintf("%s contains invalid UTF-8", strconv.Quote(field))
 			}
 		case field == "body":
-			je.Reason = fmt.Sprintf("malformed JSON at byte %d: %s", syn.ByteOffset, truncate(msg, 80))
+			je.Reason = fmt.Sprintf("malformed JSON at byte %d: %s", syn.ByteOffset, Truncate(msg, 80))
 		default:
-			je.Reason = fmt.Sprintf("malformed JSON at byte %d, in %s: %s", syn.ByteOffset, strconv.Quote(field), truncate(msg, 80))
+			je.Reason = fmt.Sprintf("malformed JSON at byte %d, in %s: %s", syn.ByteOffset, strconv.Quote(field), Truncate(msg, 80))
 		}
 		return je
 	case errors.As(err, &sem):
@@ -162,7 +162,7 @@ func newJSONError(err error) *JSONError {
 			je.Reason = "the body must be a JSON object"
 		case sem.Err != nil && sem.GoType != nil && sem.GoType.PkgPath() != "" && sem.GoType.Name() != "":
 			// A type's own UnmarshalJSON (flexID): its message is for clients.
-			je.Reason = fmt.Sprintf("%s: %s", strconv.Quote(field), truncate(sem.Err.Error(), 80))
+			je.Reason = fmt.Sprintf("%s: %s", strconv.Quote(field), Truncate(sem.Err.Error(), 80))
 		case sem.Err != nil && sem.Err.Error() == "value out of range":
 			je.Reason = fmt.Sprintf("%s is out of range", strconv.Quote(field))
 		default:
@@ -227,7 +227,7 @@ func DecodeJSONRequest(r *http.Request, limit int64, v any, hint string) error {
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		if isMaxBytes(err) {
+		if IsMaxBytes(err) {
 			return &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 		}
 		return apperr.Invalid("body", "could not read request body")
@@ -239,4 +239,13 @@ func DecodeJSONRequest(r *http.Request, limit int64, v any, hint string) error {
 		return InvalidJSON(err, hint)
 	}
 	return nil
+}
+
+// Truncate shortens s to at most n bytes followed by "…" (for echoing client
+// input in error messages).
+func Truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package httpapi_test
+package httpkit_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
-	"github.com/pingstreams/pingauth/internal/httpapi"
+	"github.com/pingstreams/pingauth/internal/httpkit"
 )
 
 func TestDecodeStrictJSON(t *testing.T) {
@@ -33,14 +33,14 @@ func TestDecodeStrictJSON(t *testing.T) {
 		{in: ``, fail: true},
 	} {
 		var b body
-		err := httpapi.DecodeStrictJSON([]byte(tc.in), &b)
+		err := httpkit.DecodeStrictJSON([]byte(tc.in), &b)
 		switch {
 		case tc.trailing:
-			if !errors.Is(err, httpapi.ErrTrailingData) {
+			if !errors.Is(err, httpkit.ErrTrailingData) {
 				t.Errorf("%q: err = %v, want ErrTrailingData", tc.in, err)
 			}
 		case tc.fail:
-			if err == nil || errors.Is(err, httpapi.ErrTrailingData) {
+			if err == nil || errors.Is(err, httpkit.ErrTrailingData) {
 				t.Errorf("%q: err = %v, want a decode error", tc.in, err)
 			}
 		default:
@@ -90,17 +90,17 @@ func TestDecodeStrictJSONRejectsCaseDuplicatesAndInvalidUTF8(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var b body
-			err := httpapi.DecodeStrictJSON([]byte(tc.in), &b)
-			var je *httpapi.JSONError
+			err := httpkit.DecodeStrictJSON([]byte(tc.in), &b)
+			var je *httpkit.JSONError
 			if !errors.As(err, &je) || je.Field != tc.field || je.Reason == "" {
 				t.Fatalf("DecodeStrictJSON(%q) = %v (%#v), want a JSONError naming %q", tc.in, err, je, tc.field)
 			}
-			ie := httpapi.InvalidJSON(err, "hint")
+			ie := httpkit.InvalidJSON(err, "hint")
 			var ae *apperr.Error
 			if !errors.As(ie, &ae) || !errors.Is(ie, apperr.ErrInvalid) || ae.Field != tc.field || !strings.HasSuffix(ae.Message, "; hint") {
 				t.Fatalf("InvalidJSON = %#v", ie)
 			}
-			if st, _ := httpapi.Status(ie); st != 400 {
+			if st, _ := httpkit.Status(ie); st != 400 {
 				t.Fatalf("status %d", st)
 			}
 		})
@@ -120,14 +120,14 @@ func TestDecodeStrictJSONKeepsEncodingJSONTypes(t *testing.T) {
 	v.Name = "kept"
 	one := 1
 	v.N = &one
-	if err := httpapi.DecodeStrictJSON([]byte(`{"name":null,"n":null,"attrs":{"i":3,"f":1.5,"s":"x","b":true,"z":null,"o":{"a":[1,"b"]}}}`), &v); err != nil {
+	if err := httpkit.DecodeStrictJSON([]byte(`{"name":null,"n":null,"attrs":{"i":3,"f":1.5,"s":"x","b":true,"z":null,"o":{"a":[1,"b"]}}}`), &v); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"i": float64(3), "f": 1.5, "s": "x", "b": true, "z": nil, "o": map[string]any{"a": []any{float64(1), "b"}}}
 	if !reflect.DeepEqual(v.Attrs, want) || v.Name != "kept" || v.N != nil {
 		t.Fatalf("decoded %#v (name %q, n %v), want attrs %#v, name kept, n nil", v.Attrs, v.Name, v.N, want)
 	}
-	if !errors.Is(httpapi.DecodeStrictJSON([]byte(`{"name":"x"} {"name":"y"}`), &v), httpapi.ErrTrailingData) {
+	if !errors.Is(httpkit.DecodeStrictJSON([]byte(`{"name":"x"} {"name":"y"}`), &v), httpkit.ErrTrailingData) {
 		t.Fatal("a second value is not ErrTrailingData")
 	}
 }
