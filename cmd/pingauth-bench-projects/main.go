@@ -53,6 +53,7 @@ type options struct {
 	duration              time.Duration
 	sizes                 []int
 	reseed                bool
+	gogc                  string
 }
 
 func main() {
@@ -81,6 +82,7 @@ func run() error {
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.StringVar(&o.out, "dir", filepath.Join(os.TempDir(), "pingauth-bench"), "work directory (wrk script, server log)")
 	flag.BoolVar(&o.reseed, "reseed", false, "drop and seed the projects again")
+	flag.StringVar(&o.gogc, "gogc", "", "GOGC of the server process (empty: Go's default, 100)")
 	flag.Parse()
 	for _, f := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -279,6 +281,7 @@ function request() return reqs[math.random(n)] end
 type sample struct {
 	size      int
 	rps, p99  float64 // req/s, ms
+	cpuUS     float64 // server CPU (user+system) per request, µs
 	non2xx    int
 	txPerReq  float64
 	requests  int
@@ -295,13 +298,18 @@ func measure(ctx context.Context, o options, pairs []pair) error {
 		return err
 	}
 	logPath := filepath.Join(o.out, "server.log")
-	logf, err := os.Create(logPath)
+	// The access log goes to a file, as in production; it is appended to
+	// and emptied before each phase so its growth does not drift the rounds.
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
 	cmd := exec.Command(o.bin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PINGAUTH_ADDR=" + addr, "PINGAUTH_DATA_DIR=" + o.out}
+	if o.gogc != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+o.gogc)
+	}
 	for k, v := range appEnv(o.dbURL) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -343,38 +351,44 @@ func measure(ctx context.Context, o options, pairs []pair) error {
 				return err
 			}
 			loads0, _ := cacheLoads(base)
+			if err := os.Truncate(logPath, 0); err != nil {
+				return err
+			}
+			cpu0, _ := cpuTicks(pid)
 			s, err := runWrk(o, script, base, size)
 			if err != nil {
 				return err
 			}
+			cpu1, _ := cpuTicks(pid)
+			s.cpuUS = float64(cpu1-cpu0) * 1e6 / ticksPerSecond / float64(max(s.requests, 1))
 			tx1, _ := xacts(ctx, db)
 			loads1, _ := cacheLoads(base)
 			// minus this query's own transaction
 			s.txPerReq = float64(tx1-tx0-1) / float64(max(s.requests, 1))
 			s.cacheLoad = loads1 - loads0
 			samples = append(samples, s)
-			fmt.Printf("round %d  %7d projects  %8.0f req/s  p99 %.2f ms  non-2xx %d  SQL transactions/request %.4f  cache loads %.0f\n",
-				r+1, size, s.rps, s.p99, s.non2xx, s.txPerReq, s.cacheLoad)
+			fmt.Printf("round %d  %7d projects  %8.0f req/s  p99 %.2f ms  server CPU %.1f µs/request  non-2xx %d  SQL transactions/request %.4f  cache loads %.0f\n",
+				r+1, size, s.rps, s.p99, s.cpuUS, s.non2xx, s.txPerReq, s.cacheLoad)
 		}
 	}
 	rssEnd, _ := rssKiB(pid)
 	fmt.Printf("\nmedian of %d rounds (wrk -t%d -c%d -d%s, random project per request); RSS at the end %d KiB\n",
 		o.rounds, o.threads, o.conns, o.duration, rssEnd)
-	fmt.Println("| projects | req/s | vs 1 project | p99 | SQL tx/request |")
-	fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
-	var one float64
+	fmt.Println("| projects | req/s | vs 1 project | server CPU/request | capacity vs 1 project | p99 | SQL tx/request |")
+	fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var one, oneCPU float64
 	for _, size := range o.sizes {
-		var rps, p99, tx []float64
+		var rps, p99, tx, cpu []float64
 		for _, s := range samples {
 			if s.size == size {
-				rps, p99, tx = append(rps, s.rps), append(p99, s.p99), append(tx, s.txPerReq)
+				rps, p99, tx, cpu = append(rps, s.rps), append(p99, s.p99), append(tx, s.txPerReq), append(cpu, s.cpuUS)
 			}
 		}
-		m := median(rps)
+		m, c := median(rps), median(cpu)
 		if size == o.sizes[0] {
-			one = m
+			one, oneCPU = m, c
 		}
-		fmt.Printf("| %d | %.0f | %.1f %% | %.2f ms | %.4f |\n", size, m, 100*m/one, median(p99), median(tx))
+		fmt.Printf("| %d | %.0f | %.1f %% | %.1f µs | %.1f %% | %.2f ms | %.4f |\n", size, m, 100*m/one, c, 100*oneCPU/c, median(p99), median(tx))
 	}
 	return nil
 }
@@ -510,6 +524,25 @@ func cacheLoads(base string) (float64, error) {
 		sum += v
 	}
 	return sum, nil
+}
+
+// ticksPerSecond is Linux's USER_HZ (the unit of /proc/<pid>/stat times).
+const ticksPerSecond = 100
+
+// cpuTicks is the process's user + system CPU time in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// the command name (field 2) may contain spaces: fields count from its ')'
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s, nil
 }
 
 func rssKiB(pid int) (int64, error) {

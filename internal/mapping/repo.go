@@ -27,12 +27,15 @@ type Repo struct {
 	// normalised), so a cached project costs bytes, not a mapping.
 	defaultMapping *Mapping
 	modeSets       sync.Map // stored JSON -> []string
+	// shared holds the snapshots of projects without a mapping or
+	// overrides of their own, by modes and tenant deny-list (bounded).
+	shared *cache.Cache[*Settings]
 }
 
 // NewRepo returns a repository.
 func NewRepo(db *store.DB) *Repo {
 	d := Default("")
-	return &Repo{db: db, defaultMapping: &d}
+	return &Repo{db: db, defaultMapping: &d, shared: cache.New[*Settings](cache.Options{Name: "settings_shared", MaxEntries: 1024})}
 }
 
 func notFoundOnFK(err error, projectID string) error {
@@ -298,6 +301,18 @@ func (r *Repo) LoadSettings(ctx context.Context, projectID string) (*Settings, e
 		return s, nil // no such project: what the hot path's callers never ask for
 	}
 	row := rows[0]
+	if !row.HasMapping && !row.HasOverrides {
+		// Most projects differ only by modes and tenant: one snapshot each.
+		key := deref(row.Modes) + "\x00" + deref(row.DenyList)
+		return r.shared.Get(ctx, key, func(ctx context.Context) (*Settings, error) { return r.decodeSettings(ctx, row, projectID) })
+	}
+	return r.decodeSettings(ctx, row, projectID)
+}
+
+// decodeSettings builds a snapshot from LoadSettings' row (and, when the
+// project has any, its overrides).
+func (r *Repo) decodeSettings(ctx context.Context, row settingsRow, projectID string) (*Settings, error) {
+	s := &Settings{Modes: DefaultModes, Mapping: r.defaultMapping}
 	if row.Modes != nil {
 		if v, ok := r.modeSets.Load(*row.Modes); ok {
 			s.Modes = v.([]string)
@@ -328,6 +343,7 @@ func (r *Repo) LoadSettings(ctx context.Context, projectID string) (*Settings, e
 		if err := json.Unmarshal([]byte(*row.DenyList), &entries); err != nil {
 			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
 		}
+		var err error
 		if s.DenyEmails, err = token.ParseEmailDenyList(entries); err != nil {
 			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
 		}

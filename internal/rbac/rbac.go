@@ -72,6 +72,10 @@ type Authorizer struct {
 	mu sync.RWMutex
 	e  *casbin.ContextEnforcer
 	db *store.DB
+	// endUser indexes the end-user role rules by project id (sorted roles),
+	// rebuilt under mu whenever the policy changes: the /auth hot path looks
+	// a project up instead of scanning the whole policy per request.
+	endUser map[string][]string
 }
 
 // New loads the model, the stored policy, and ensures the default role permissions exist.
@@ -88,7 +92,27 @@ func New(ctx context.Context, db *store.DB) (*Authorizer, error) {
 	if err := a.ensureDefaults(ctx); err != nil {
 		return nil, err
 	}
+	a.mu.Lock()
+	a.indexEndUserRules()
+	a.mu.Unlock()
 	return a, nil
+}
+
+// indexEndUserRules rebuilds endUser from the enforcer (called with mu held).
+func (a *Authorizer) indexEndUserRules() {
+	idx := map[string][]string{}
+	rules, _ := a.e.GetFilteredPolicy(3, actAuthn)
+	for _, r := range rules {
+		if len(r) < 3 || !strings.HasPrefix(r[0], endRolePrefix) || !strings.HasPrefix(r[2], projectPrefix) {
+			continue
+		}
+		p := strings.TrimPrefix(r[2], projectPrefix)
+		idx[p] = append(idx[p], strings.TrimPrefix(r[0], endRolePrefix))
+	}
+	for _, roles := range idx {
+		sort.Strings(roles)
+	}
+	a.endUser = idx
 }
 
 // DefaultPolicy parses policies/default_policy.csv into p rules.
@@ -137,7 +161,9 @@ func (a *Authorizer) ensureDefaults(ctx context.Context) error {
 func (a *Authorizer) Reload(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.e.LoadPolicyCtx(ctx); err != nil {
+	err := a.e.LoadPolicyCtx(ctx)
+	a.indexEndUserRules()
+	if err != nil {
 		return fmt.Errorf("rbac: reload: %w", err)
 	}
 	return nil
@@ -293,23 +319,18 @@ func (a *Authorizer) Scope(operatorID string) (all bool, tenants []string) {
 // project; empty means no rule, i.e. every end-user may.
 func (a *Authorizer) EndUserRoles(projectID string) []string {
 	a.mu.RLock()
-	rules, _ := a.e.GetFilteredPolicy(2, projectPrefix+projectID, actAuthn)
+	roles := a.endUser[projectID]
 	a.mu.RUnlock()
-	out := []string{}
-	for _, r := range rules {
-		if strings.HasPrefix(r[0], endRolePrefix) {
-			out = append(out, strings.TrimPrefix(r[0], endRolePrefix))
-		}
-	}
-	sort.Strings(out)
-	return out
+	return append([]string{}, roles...)
 }
 
 // EndUserMayAuthenticate reports whether an end-user holding roles may obtain
 // a token for the project: true when the project has no rule, else when one
 // of the roles is allowed.
 func (a *Authorizer) EndUserMayAuthenticate(_ context.Context, projectID string, roles []string) bool {
-	allowed := a.EndUserRoles(projectID)
+	a.mu.RLock()
+	allowed := a.endUser[projectID] // read-only: indexEndUserRules replaces, never edits
+	a.mu.RUnlock()
 	if len(allowed) == 0 {
 		return true
 	}
@@ -364,6 +385,7 @@ func (a *Authorizer) SetEndUserRoles(ctx context.Context, tenant, projectID stri
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer a.indexEndUserRules() // whatever the outcome: the index follows the enforcer
 	return a.change(ctx, func(ctx context.Context) error {
 		if _, err := a.e.RemoveFilteredPolicyCtx(ctx, 2, projectPrefix+projectID, actAuthn); err != nil {
 			return fmt.Errorf("rbac: end-user roles: %w", err)

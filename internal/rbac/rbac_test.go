@@ -102,3 +102,55 @@ func TestEnforceAndPersist(t *testing.T) {
 		}
 	})
 }
+
+// End-user role rules are answered from a per-project index that follows
+// every policy change: SetEndUserRoles here, Reload for another process's
+// change; projects never see each other's rules.
+func TestEndUserRoleIndexFollowsChanges(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, err := rbac.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := rbac.New(ctx, db) // another process
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetEndUserRoles(ctx, "acme", "p1", []string{"vip", "staff"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			az      *rbac.Authorizer
+			project string
+			roles   []string
+			want    bool
+		}{
+			{a, "p1", []string{"vip"}, true},
+			{a, "p1", []string{"guest"}, false},
+			{a, "p1", nil, false},
+			{a, "p2", []string{"guest"}, true}, // no rule: everyone
+			{b, "p1", []string{"guest"}, true}, // b has not reloaded yet
+		} {
+			if got := tc.az.EndUserMayAuthenticate(ctx, tc.project, tc.roles); got != tc.want {
+				t.Errorf("%s %v: %v, want %v", tc.project, tc.roles, got, tc.want)
+			}
+		}
+		if got := a.EndUserRoles("p1"); len(got) != 2 || got[0] != "staff" || got[1] != "vip" {
+			t.Errorf("EndUserRoles = %v", got)
+		}
+		if err := b.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if b.EndUserMayAuthenticate(ctx, "p1", []string{"guest"}) || !b.EndUserMayAuthenticate(ctx, "p1", []string{"staff"}) {
+			t.Error("after Reload the other process does not apply the rules")
+		}
+		if err := a.SetEndUserRoles(ctx, "acme", "p1", nil); err != nil {
+			t.Fatal(err)
+		}
+		if !a.EndUserMayAuthenticate(ctx, "p1", []string{"guest"}) || len(a.EndUserRoles("p1")) != 0 {
+			t.Error("removing the rules left them in the index")
+		}
+	})
+}
