@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/adminapi"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/httpkit"
@@ -100,7 +101,7 @@ func (a *App) ModeAdminRoutes() []httpkit.AdminRoute {
 	if a.Modes == nil {
 		return nil
 	}
-	return httpapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
+	return adminapi.ModeAdminRoutes(a.Modes.Admin, web.ActorOf, a.Log)
 }
 
 // ModesAdmin is the console's verification-mode admin service (nil if modes are off).

@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/pingstreams/pingauth/internal/adminapi"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
@@ -139,7 +140,7 @@ func newModesEnvWith(t testing.TB, db *store.DB, passwords bridge.Passwords, tun
 		Projects: projects, EndUsers: users, Keyrings: secrets, AudienceBase: "https://tiledesk.com",
 		Bridge: e.stack.Bridge,
 	})
-	httpapi.RegisterModeAdminRoutes(srv.Engine(), func(c *gin.Context) {
+	adminapi.RegisterModeAdminRoutes(srv.Engine(), func(c *gin.Context) {
 		if c.GetHeader("Authorization") != adminTok {
 			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "admin auth required"})
 			return

@@ -1,4 +1,8 @@
-package httpapi
+// Package adminapi is the admin JSON API of the verification modes under
+// /api/v1/projects/:projectId (API keys, modes, mappings, overrides, IdP,
+// role rules): thin handlers over bridge.Admin, mounted by the console server
+// (internal/web) through its one route/permission table.
+package adminapi
 
 import (
 	"log/slog"
