@@ -194,6 +194,7 @@ func TestLastUseWritesAreBatched(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Second)
 		v := NewVerifier(repo, nil, cache.Options{TTL: time.Hour, MaxEntries: 10_000})
 		v.now = func() time.Time { return now }
+		v.flushEvery = time.Hour // only Close flushes, however slow the machine
 		for i, full := range fulls {
 			if _, err := v.Verify(ctx, projects[i/50], full); err != nil {
 				t.Fatal(err)

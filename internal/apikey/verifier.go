@@ -44,13 +44,14 @@ type Verifier struct {
 	// pending last uses, by use time (whole seconds): written together by
 	// one background flush per TouchFlush, one statement per second of use
 	// and chunk of touchChunk keys, instead of one UPDATE per key.
-	pendMu   sync.Mutex
-	pending  map[int64][]string
-	flushing bool
-	touches  sync.WaitGroup
-	closeMu  sync.RWMutex // guards closed against touches.Add racing Close
-	closed   bool
-	closing  chan struct{} // closed by Close: the pending flush runs at once
+	pendMu     sync.Mutex
+	pending    map[int64][]string
+	flushing   bool
+	flushEvery time.Duration // TouchFlush (tests lengthen it)
+	touches    sync.WaitGroup
+	closeMu    sync.RWMutex // guards closed against touches.Add racing Close
+	closed     bool
+	closing    chan struct{} // closed by Close: the pending flush runs at once
 }
 
 type entry struct {
@@ -67,7 +68,7 @@ func NewVerifier(repo *Repo, log *slog.Logger, co cache.Options) *Verifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	v := &Verifier{repo: repo, log: log, now: time.Now, closing: make(chan struct{})}
+	v := &Verifier{repo: repo, log: log, now: time.Now, closing: make(chan struct{}), flushEvery: TouchFlush}
 	co.Name = "api_keys"
 	if co.Now == nil {
 		co.Now = func() time.Time { return v.now() }
@@ -158,7 +159,7 @@ func (v *Verifier) touch(id string, e *entry) {
 // when the Verifier is closing).
 func (v *Verifier) flushLater() {
 	defer v.touches.Done()
-	t := time.NewTimer(TouchFlush)
+	t := time.NewTimer(v.flushEvery)
 	select {
 	case <-t.C:
 	case <-v.closing:
