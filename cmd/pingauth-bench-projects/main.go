@@ -54,6 +54,7 @@ type options struct {
 	sizes                 []int
 	reseed                bool
 	gogc                  string
+	serverEnv             []string
 }
 
 func main() {
@@ -83,6 +84,13 @@ func run() error {
 	flag.StringVar(&o.out, "dir", filepath.Join(os.TempDir(), "pingauth-bench"), "work directory (wrk script, server log)")
 	flag.BoolVar(&o.reseed, "reseed", false, "drop and seed the projects again")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC of the server process (empty: Go's default, 100)")
+	flag.Func("server-env", "KEY=VALUE added to the server's environment (repeatable), e.g. PINGAUTH_METRICS_PROJECT_LABELS=off", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return errors.New("want KEY=VALUE")
+		}
+		o.serverEnv = append(o.serverEnv, v)
+		return nil
+	})
 	flag.Parse()
 	for _, f := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -310,6 +318,7 @@ func measure(ctx context.Context, o options, pairs []pair) error {
 	if o.gogc != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+o.gogc)
 	}
+	cmd.Env = append(cmd.Env, o.serverEnv...)
 	for k, v := range appEnv(o.dbURL) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -234,7 +234,7 @@ func (c *Cache[V]) Put(key string, v V) {
 func (c *Cache[V]) store(s *shard[V], key string, v V) {
 	e := &entry[V]{key: key, val: v, fetched: c.now().UnixNano()}
 	if old, ok := s.m[key]; ok {
-		e.slot = old.slot
+		e.key, e.slot = old.key, old.slot // the stored copy of the key
 		s.ring[e.slot] = e
 		s.m[key] = e
 		return
@@ -242,6 +242,10 @@ func (c *Cache[V]) store(s *shard[V], key string, v V) {
 	if c.count.Load() >= c.max {
 		c.evict(s)
 	}
+	// A key is often a substring of a request (a path parameter): copying
+	// it keeps the cache from pinning the whole request line or body.
+	key = strings.Clone(key)
+	e.key = key
 	e.slot = len(s.ring)
 	s.ring = append(s.ring, e)
 	s.m[key] = e
