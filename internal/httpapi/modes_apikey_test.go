@@ -3,32 +3,11 @@ package httpapi_test
 import (
 	"encoding/json"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"gorm.io/gorm"
 
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
-
-// countReads counts the SQL reads made through db from now on.
-func countReads(t *testing.T, db *store.DB) *atomic.Int64 {
-	t.Helper()
-	n := &atomic.Int64{}
-	fn := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	for _, err := range []error{
-		cb.Query().Before("gorm:query").Register("test:count_reads", fn),
-		cb.Row().Before("gorm:row").Register("test:count_reads", fn),
-		cb.Raw().Before("gorm:raw").Register("test:count_reads", fn),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return n
-}
 
 // A request with an API key is answered on the key first: a wrong, unknown,
 // revoked or other project's key gets the same 401 whether server mode is
@@ -39,7 +18,7 @@ func TestServerModeKeyIsCheckedBeforeTheModeSetting(t *testing.T) {
 	t.Parallel()
 	const unknownKey = "pa_live_abcdefghijkl_" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
-		reads := countReads(t, db)
+		reads := storetest.CountReads(t, db)
 		e := newModesEnv(t, db, nil) // every project starts with ["password"] only
 		_, valid := e.newKey(t, mProjA)
 		revokedID, revoked := e.newKey(t, mProjA)

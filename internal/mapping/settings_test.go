@@ -3,10 +3,7 @@ package mapping_test
 import (
 	"context"
 	"reflect"
-	"sync/atomic"
 	"testing"
-
-	"gorm.io/gorm"
 
 	"github.com/pingstreams/pingauth/internal/cache"
 	"github.com/pingstreams/pingauth/internal/mapping"
@@ -14,24 +11,6 @@ import (
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
-
-// countReads counts the SQL reads made through db from now on.
-func countReads(t *testing.T, db *store.DB) *atomic.Int64 {
-	t.Helper()
-	n := &atomic.Int64{}
-	fn := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	for _, err := range []error{
-		cb.Query().Before("gorm:query").Register("test:count_reads", fn),
-		cb.Row().Before("gorm:row").Register("test:count_reads", fn),
-		cb.Raw().Before("gorm:raw").Register("test:count_reads", fn),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return n
-}
 
 // LoadSettings (the settings cache's loader) returns what the separate
 // getters return, in one query, plus one for the overrides only when the
@@ -61,7 +40,7 @@ func TestLoadSettingsMatchesTheGettersInOneQuery(t *testing.T) {
 			}
 		}
 
-		reads := countReads(t, db)
+		reads := storetest.CountReads(t, db)
 		for _, tc := range []struct {
 			id        string
 			wantReads int64
