@@ -190,11 +190,6 @@ func (r *Repo) Revoke(ctx context.Context, projectID, id, actor string) (*Key, e
 	return k, nil
 }
 
-// Touch records that the key was used at t (called asynchronously, rate-limited).
-func (r *Repo) Touch(ctx context.Context, id string, t time.Time) error {
-	return r.TouchMany(ctx, []string{id}, t)
-}
-
 // TouchMany records t as the last use of the keys ids (one statement;
 // never moves a last use back).
 func (r *Repo) TouchMany(ctx context.Context, ids []string, t time.Time) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/cache"
+	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -339,12 +340,8 @@ func (r *Repo) decodeSettings(ctx context.Context, row settingsRow, projectID st
 		s.Mapping = m
 	}
 	if row.DenyList != nil {
-		var entries []string
-		if err := json.Unmarshal([]byte(*row.DenyList), &entries); err != nil {
-			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
-		}
 		var err error
-		if s.DenyEmails, err = token.ParseEmailDenyList(entries); err != nil {
+		if s.DenyEmails, err = project.DecodeEmailDenyList(*row.DenyList); err != nil {
 			return nil, fmt.Errorf("mapping: load settings: email deny-list: %w", err)
 		}
 	}

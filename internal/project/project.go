@@ -311,19 +311,25 @@ func LoadTenantEmailDenyList(ctx context.Context, db *store.DB, projectID string
 	if err != nil {
 		return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
 	}
-	var entries []string
-	for _, r := range raw {
-		var e []string
-		if err := json.Unmarshal([]byte(r), &e); err != nil {
-			return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
-		}
-		entries = append(entries, e...)
+	if len(raw) == 0 { // no such project (the join on its key gives at most one row)
+		return token.EmailDenyList{}, nil
 	}
-	l, err := token.ParseEmailDenyList(entries)
+	l, err := DecodeEmailDenyList(raw[0])
 	if err != nil {
 		return token.EmailDenyList{}, fmt.Errorf("load tenant email deny-list: %w", err)
 	}
 	return l, nil
+}
+
+// DecodeEmailDenyList parses a tenant's stored email_denylist column (a JSON
+// array of entries), for LoadTenantEmailDenyList and for queries that join
+// the column themselves (the settings snapshot).
+func DecodeEmailDenyList(stored string) (token.EmailDenyList, error) {
+	var entries []string
+	if err := json.Unmarshal([]byte(stored), &entries); err != nil {
+		return token.EmailDenyList{}, err
+	}
+	return token.ParseEmailDenyList(entries)
 }
 
 // ListTenants lists tenants; ids limits the result when non-nil.
