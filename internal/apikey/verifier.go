@@ -54,12 +54,12 @@ type Verifier struct {
 	closing    chan struct{} // closed by Close: the pending flush runs at once
 }
 
-type entry struct {
-	found     bool
+type entry struct { // fields ordered for size: 64 bytes, not 80 (one per cached key)
 	projectID string
-	revoked   bool
 	hash      [32]byte
 	lastTouch atomic.Int64 // unix nanos of the last last_used_at write
+	found     bool
+	revoked   bool
 }
 
 // NewVerifier returns a caching verifier; co sizes its cache (co.TTL bounds

@@ -46,7 +46,7 @@ func (s *syncBuffer) String() string {
 }
 
 // openApp opens the real app with env on top of test defaults and serves it.
-func openApp(t *testing.T, env map[string]string, opts app.Options) (*app.App, *httptest.Server, *syncBuffer) {
+func openApp(t testing.TB, env map[string]string, opts app.Options) (*app.App, *httptest.Server, *syncBuffer) {
 	t.Helper()
 	base := map[string]string{
 		"PINGAUTH_DATA_DIR":   t.TempDir(),

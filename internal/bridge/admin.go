@@ -34,7 +34,7 @@ type Admin struct {
 	projects Projects
 	keys     *apikey.Verifier
 	idp      *idp.Verifier
-	settings *mapping.Cache
+	settings *mapping.Repo
 	gate     RoleRules
 	bridge   *Bridge
 	audit    Auditor
@@ -107,10 +107,9 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 	jwks := idp.NewJWKSCache(o.JWKS)
 	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets, idp.WithURLPolicy(jwks.Policy())), jwks, co, nil,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
-	settings := mapping.NewCache(repo, co)
-	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: settings, Gate: o.Roles, Log: o.Log, Cache: co,
+	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: repo, Gate: o.Roles, Log: o.Log, Cache: co,
 		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
-	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: settings, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
+	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: repo, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
 }
 
 func (a *Admin) project(ctx context.Context, projectID string) (*project.Project, error) {
@@ -131,7 +130,7 @@ func (a *Admin) SetTenantEmailDenyList(ctx context.Context, actor, tenantID stri
 	if err != nil {
 		return nil, err
 	}
-	a.settings.InvalidateAll() // the list is part of every project's cached settings
+	a.bridge.invalidateAllHot() // the list is part of every project's cached settings
 	if a.audit != nil {
 		if err := a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, Action: "tenant.email_denylist", Target: tenantID,
 			Details: map[string]any{"entries": norm}}); err != nil {
@@ -185,7 +184,7 @@ func (a *Admin) Modes(ctx context.Context, projectID string) ([]string, error) {
 	if _, err := a.project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	return a.settings.Repo().Modes(ctx, projectID)
+	return a.settings.Modes(ctx, projectID)
 }
 
 // SetModes replaces a project's enabled verification modes.
@@ -194,12 +193,12 @@ func (a *Admin) SetModes(ctx context.Context, actor, projectID string, modes []s
 	if err != nil {
 		return nil, err
 	}
-	before, _ := a.settings.Repo().Modes(ctx, p.ID)
-	out, err := a.settings.Repo().SetModes(ctx, p.ID, modes, actor)
+	before, _ := a.settings.Modes(ctx, p.ID)
+	out, err := a.settings.SetModes(ctx, p.ID, modes, actor)
 	if err != nil {
 		return nil, err
 	}
-	a.settings.Invalidate(p.ID)
+	a.bridge.invalidateHot(p.ID)
 	return out, a.record(ctx, actor, p, "modes.set", p.ID, map[string]any{"from": before, "to": out})
 }
 
@@ -208,7 +207,7 @@ func (a *Admin) Mapping(ctx context.Context, projectID string) (*mapping.Mapping
 	if _, err := a.project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	return a.settings.Repo().Mapping(ctx, projectID)
+	return a.settings.Mapping(ctx, projectID)
 }
 
 // SetMapping replaces a project's mapping.
@@ -217,10 +216,10 @@ func (a *Admin) SetMapping(ctx context.Context, actor string, m *mapping.Mapping
 	if err != nil {
 		return err
 	}
-	if err := a.settings.Repo().SetMapping(ctx, m, actor); err != nil {
+	if err := a.settings.SetMapping(ctx, m, actor); err != nil {
 		return err
 	}
-	a.settings.Invalidate(p.ID)
+	a.bridge.invalidateHot(p.ID)
 	return a.record(ctx, actor, p, "mapping.set", p.ID, map[string]any{
 		"id_claim": m.IDClaim, "prefix": m.Prefix, "attributes": m.Attributes,
 		"firstname_claim": m.FirstnameClaim, "lastname_claim": m.LastnameClaim, "email_claim": m.EmailClaim, "roles_claim": m.RolesClaim,
@@ -232,7 +231,7 @@ func (a *Admin) Overrides(ctx context.Context, projectID string) ([]mapping.Over
 	if _, err := a.project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	return a.settings.Repo().Overrides(ctx, projectID)
+	return a.settings.Overrides(ctx, projectID)
 }
 
 // PutOverride creates or replaces an override (or block).
@@ -241,10 +240,10 @@ func (a *Admin) PutOverride(ctx context.Context, actor string, o *mapping.Overri
 	if err != nil {
 		return err
 	}
-	if err := a.settings.Repo().PutOverride(ctx, o, actor); err != nil {
+	if err := a.settings.PutOverride(ctx, o, actor); err != nil {
 		return err
 	}
-	a.settings.Invalidate(p.ID)
+	a.bridge.invalidateHot(p.ID)
 	keys := make([]string, 0, len(o.Attributes))
 	for k := range o.Attributes {
 		keys = append(keys, k)
@@ -258,10 +257,10 @@ func (a *Admin) DeleteOverride(ctx context.Context, actor, projectID, externalID
 	if err != nil {
 		return err
 	}
-	if err := a.settings.Repo().DeleteOverride(ctx, p.ID, externalID); err != nil {
+	if err := a.settings.DeleteOverride(ctx, p.ID, externalID); err != nil {
 		return err
 	}
-	a.settings.Invalidate(p.ID)
+	a.bridge.invalidateHot(p.ID)
 	return a.record(ctx, actor, p, "mapping.override.delete", externalID, nil)
 }
 

@@ -41,6 +41,12 @@ type Projects interface {
 	Get(ctx context.Context, id string) (*project.Project, error)
 }
 
+// SettingsLoader loads a project's verification settings in one query
+// (mapping.Repo).
+type SettingsLoader interface {
+	LoadSettings(ctx context.Context, projectID string) (*mapping.Settings, error)
+}
+
 // ServerUser is the identity a site backend asserts in server mode.
 type ServerUser struct {
 	ID         string         `json:"id"`
@@ -74,15 +80,25 @@ type Bridge struct {
 	users    Passwords
 	keys     *apikey.Verifier
 	idp      *idp.Verifier
-	settings *mapping.Cache
+	settings SettingsLoader
 	gate     RoleRules
 	log      *slog.Logger
 	// denyEmails is the deployment's email deny-list (tenants add theirs).
 	denyEmails token.EmailDenyList
 	drops      *claimDrops
 
-	// projs is the fast path's project cache ("projects").
-	projs *cache.Cache[*project.Project]
+	// hot is the hot path's one entry per project ("projects"): the project
+	// row and its verification settings, loaded together on a miss (one
+	// query each) and dropped together by any change to either.
+	hot *cache.Cache[*hotProject]
+}
+
+// hotProject is a cached project: the row as the hot path reads it (by
+// value: one allocation per cached project) and its settings snapshot
+// (read-only; often shared with other projects).
+type hotProject struct {
+	p project.Project
+	s *mapping.Settings
 }
 
 // DefaultCacheEntries bounds each cache when Deps.Cache.MaxEntries is 0.
@@ -94,10 +110,10 @@ type Deps struct {
 	Users    Passwords
 	Keys     *apikey.Verifier
 	IdP      *idp.Verifier
-	Settings *mapping.Cache
+	Settings SettingsLoader
 	Gate     RoleRules
 	Log      *slog.Logger
-	// Cache sizes the project cache (MaxEntries 0: DefaultCacheEntries).
+	// Cache sizes the hot project cache (MaxEntries 0: DefaultCacheEntries).
 	Cache cache.Options
 	// DenyEmails: emails and domains that never appear in any token.
 	DenyEmails token.EmailDenyList
@@ -116,52 +132,79 @@ func New(d Deps) *Bridge {
 	}
 	co.Name = "projects"
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, projs: cache.New[*project.Project](co),
+		log: d.Log, hot: cache.New[*hotProject](co),
 		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
-// CachedProject returns the project from the project cache. The server-mode
+// CachedProject returns the project from the hot cache. The server-mode
 // fast path uses it (a project disabled elsewhere takes effect when its
 // change event arrives, or within the cache TTL without events); other modes
 // read the project from the database. A missing project is not cached.
+//
+// The cached row keeps what minting reads: Name and the timestamps are not
+// kept (read the project from its repository for those).
 func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project, error) {
-	return b.projs.Get(ctx, id, func(ctx context.Context) (*project.Project, error) {
-		return b.projects.Get(ctx, id)
+	h, err := b.hotEntry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &h.p, nil
+}
+
+// settingsOf returns the project's cached verification settings.
+func (b *Bridge) settingsOf(ctx context.Context, id string) (*mapping.Settings, error) {
+	h, err := b.hotEntry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return h.s, nil
+}
+
+func (b *Bridge) hotEntry(ctx context.Context, id string) (*hotProject, error) {
+	return b.hot.Get(ctx, id, func(ctx context.Context) (*hotProject, error) {
+		p, err := b.projects.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s, err := b.settings.LoadSettings(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &hotProject{p: p.HotCopy(), s: s}, nil
 	})
 }
 
-// InvalidateProject drops a cached project row.
-func (b *Bridge) InvalidateProject(id string) { b.projs.Invalidate(id) }
+// InvalidateProject drops a cached project (row and settings).
+func (b *Bridge) InvalidateProject(id string) { b.hot.Invalidate(id) }
 
-// invalidateAllProjects drops every cached project row.
-func (b *Bridge) invalidateAllProjects() { b.projs.InvalidateAll() }
+func (b *Bridge) invalidateHot(id string) { b.hot.Invalidate(id) }
+
+// invalidateAllHot drops every cached project (a tenant-wide change).
+func (b *Bridge) invalidateAllHot() { b.hot.InvalidateAll() }
 
 // Changed applies a committed change (an internal/events event: kind is a
 // store.Kind* constant) to the bridge's caches.
 func (b *Bridge) Changed(kind, id string) {
 	switch kind {
 	case store.KindProject:
-		b.InvalidateProject(id)
-		b.settings.Invalidate(id)
+		b.invalidateHot(id)
 		b.idp.Invalidate(id)
 	case store.KindAPIKey:
 		b.keys.Invalidate(id)
 	case store.KindSettings:
-		b.settings.Invalidate(id)
+		b.invalidateHot(id)
 	case store.KindIdP:
 		b.idp.Invalidate(id)
 	case store.KindTenant: // the tenant's deny-list is in each project's settings
-		b.settings.InvalidateAll()
-		b.invalidateAllProjects()
+		b.invalidateAllHot()
 	}
 }
 
 // DropCaches empties every cache of the bridge (the invalidation listener
 // reconnected: changes may have been missed).
 func (b *Bridge) DropCaches() {
-	b.invalidateAllProjects()
+	b.invalidateAllHot()
 	b.keys.InvalidateAll()
-	b.settings.InvalidateAll()
 	b.idp.InvalidateAll()
 }
 
@@ -177,7 +220,7 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 			return token.Identity{}, err
 		}
 	}
-	s, err := b.settings.Get(ctx, p.ID)
+	s, err := b.settingsOf(ctx, p.ID)
 	if err != nil {
 		return token.Identity{}, err
 	}
@@ -280,7 +323,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // the current settings and the stored user as it is now. A refusal is a
 // *RefusedError; other errors (outages) are returned as they are.
 func (b *Bridge) AuthenticateEndUser(ctx context.Context, p *project.Project, u *enduser.User) (token.Identity, error) {
-	s, err := b.settings.Get(ctx, p.ID)
+	s, err := b.settingsOf(ctx, p.ID)
 	if err != nil {
 		return token.Identity{}, err
 	}

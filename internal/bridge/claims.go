@@ -67,7 +67,7 @@ func (d *claimDrops) drop(projectID, mode, key, reason string) {
 // Collectors returns the bridge's Prometheus collectors.
 func (b *Bridge) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{b.drops.counter,
-		cache.Collector(b.projs, b.settings.Cache(), b.keys.Cache(), b.idp.Cache())}
+		cache.Collector(b.hot, b.keys.Cache(), b.idp.Cache())}
 }
 
 // firewall applies the claims policy (internal/token/claims.go) to a mapped

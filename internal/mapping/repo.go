@@ -364,36 +364,3 @@ func deref(p *string) string {
 	}
 	return *p
 }
-
-// Cache serves Settings from memory (an internal/cache.Cache named
-// "settings"); changes made through it invalidate at once, change events
-// invalidate other processes' entries, and the TTL is the safety net.
-type Cache struct {
-	repo *Repo
-	c    *cache.Cache[*Settings]
-}
-
-// NewCache returns a settings cache sized by co.
-func NewCache(repo *Repo, co cache.Options) *Cache {
-	co.Name = "settings"
-	return &Cache{repo: repo, c: cache.New[*Settings](co)}
-}
-
-// Repo returns the repository.
-func (c *Cache) Repo() *Repo { return c.repo }
-
-// Cache is the underlying cache (metrics).
-func (c *Cache) Cache() *cache.Cache[*Settings] { return c.c }
-
-// Get returns the project's settings.
-func (c *Cache) Get(ctx context.Context, projectID string) (*Settings, error) {
-	return c.c.Get(ctx, projectID, func(ctx context.Context) (*Settings, error) {
-		return c.repo.LoadSettings(ctx, projectID)
-	})
-}
-
-// InvalidateAll drops every snapshot (a tenant-wide change).
-func (c *Cache) InvalidateAll() { c.c.InvalidateAll() }
-
-// Invalidate drops the project's snapshot.
-func (c *Cache) Invalidate(projectID string) { c.c.Invalidate(projectID) }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audience"
@@ -83,6 +84,16 @@ func (p *Project) TTL() time.Duration { return time.Duration(p.TokenTTLSeconds) 
 
 // RefreshTTL returns how long a password sign-in may be renewed (0: off).
 func (p *Project) RefreshTTL() time.Duration { return time.Duration(p.RefreshTTLSeconds) * time.Second }
+
+// HotCopy returns the copy of p that caches hold for the hot path: the
+// fields minting reads, with the tenant id and status shared with every
+// other copy (unique.Make). Name and the timestamps are left out (100k
+// cached projects: every byte counts).
+func (p *Project) HotCopy() Project {
+	return Project{ID: p.ID, TenantID: unique.Make(p.TenantID).Value(), AllowedOrigins: p.AllowedOrigins,
+		TokenTTLSeconds: p.TokenTTLSeconds, RefreshTTLSeconds: p.RefreshTTLSeconds, AudienceBase: p.AudienceBase,
+		Status: unique.Make(p.Status).Value()}
+}
 
 // Active reports whether the project may issue tokens.
 func (p *Project) Active() bool { return p.Status == StatusActive }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,13 +62,19 @@ type KeyringCache struct {
 	group singleflight.Group
 	wg    sync.WaitGroup
 	mu    sync.RWMutex
-	// byProj holds cached keyrings; gen counts invalidations per id so a
-	// load that started before an invalidation does not store stale data.
-	byProj map[string]*cacheEntry
-	gen    map[string]uint64
-	// epoch counts InvalidateAll calls (cold loads started before one do not store).
-	epoch uint64
+	// byProj holds cached keyrings. A background check or refresh stores
+	// only while its entry is still the one in byProj (an invalidation
+	// removes it), and a cold load only when no invalidation of its id ran
+	// while it was in flight (loading: the cold loads in flight, by id;
+	// nothing is kept per id once a load ends, so ids that come and go
+	// leave nothing behind).
+	byProj  map[string]*cacheEntry
+	loading map[string]*coldLoad
 }
+
+// coldLoad is one cold load in flight; stale is set (under mu) when the id
+// is invalidated meanwhile.
+type coldLoad struct{ stale bool }
 
 // Cache wraps a SecretStore so that Get is served from memory by a
 // KeyringCache (see there) and the writes Put, Rotate and Delete drop the
@@ -186,7 +193,7 @@ func NewKeyringCache(l KeyringLoader, ttl time.Duration, log *slog.Logger, opts 
 		log:            log,
 		now:            time.Now,
 		byProj:         map[string]*cacheEntry{},
-		gen:            map[string]uint64{},
+		loading:        map[string]*coldLoad{},
 	}
 	for _, o := range opts {
 		o(c)
@@ -226,7 +233,7 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 			e.refreshing = make(chan struct{})
 			e.waitUntil = time.Now().Add(c.refreshWait).UnixNano()
 			c.wg.Add(1)
-			go c.refresh(projectID, c.gen[projectID], e.refreshing)
+			go c.refresh(projectID, e, e.refreshing)
 		}
 		kr, wait, d := e.kr, e.refreshing, time.Duration(e.waitUntil-time.Now().UnixNano())
 		c.mu.Unlock()
@@ -250,16 +257,27 @@ func (c *KeyringCache) Get(ctx context.Context, projectID string) (*Keyring, err
 		}
 		return e2.kr, nil
 	}
-	gen, epoch := c.gen[projectID], c.epoch
 	c.mu.Unlock()
 
+	// The id is often a substring of the request line (a path parameter):
+	// the stored keyring and its map key share one copy instead of pinning
+	// the request.
+	projectID = strings.Clone(projectID)
 	v, err, _ := c.group.Do(projectID, func() (any, error) {
+		c.mu.Lock()
+		cl := &coldLoad{}
+		c.loading[projectID] = cl
+		c.mu.Unlock()
 		kr, err := c.load.Get(context.WithoutCancel(ctx), projectID)
+		c.mu.Lock()
+		if c.loading[projectID] == cl {
+			delete(c.loading, projectID)
+		}
 		if err != nil {
+			c.mu.Unlock()
 			return nil, err
 		}
-		c.mu.Lock()
-		if c.gen[projectID] == gen && c.epoch == epoch {
+		if !cl.stale {
 			now := c.now()
 			if c.maxEntries > 0 && len(c.byProj) >= c.maxEntries {
 				c.evictIdle()
@@ -287,24 +305,24 @@ func (c *KeyringCache) startCheck(projectID string) {
 	e.checked = now
 	e.refreshing = make(chan struct{}) // waitUntil stays zero: nobody waits for a check
 	c.wg.Add(1)
-	go c.check(projectID, c.gen[projectID], e.kr.Current.Version, e.refreshing)
+	go c.check(projectID, e, e.kr.Current.Version, e.refreshing)
 }
 
 // check compares the metadata's current version with the cached one and
 // reloads the keyring when they differ (or drops it when the secret is gone).
-func (c *KeyringCache) check(projectID string, gen uint64, cached int, done chan struct{}) {
+func (c *KeyringCache) check(projectID string, started *cacheEntry, cached int, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
 	v, err := c.versions.CurrentVersion(ctx, projectID)
 	cancel()
 	if err == nil && v != cached || errors.Is(err, apperr.ErrNotFound) {
-		c.refresh(projectID, gen, done) // calls wg.Done and closes done
+		c.refresh(projectID, started, done) // calls wg.Done and closes done
 		return
 	}
 	defer c.wg.Done()
 	defer close(done)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.byProj[projectID]; ok && c.gen[projectID] == gen {
+	if e, ok := c.byProj[projectID]; ok && e == started {
 		e.refreshing = nil
 	}
 	if err != nil {
@@ -313,7 +331,7 @@ func (c *KeyringCache) check(projectID string, gen uint64, cached int, done chan
 }
 
 // refresh reloads an entry in the background and closes done when finished.
-func (c *KeyringCache) refresh(projectID string, gen uint64, done chan struct{}) {
+func (c *KeyringCache) refresh(projectID string, started *cacheEntry, done chan struct{}) {
 	defer c.wg.Done()
 	defer close(done)
 	ctx, cancel := context.WithTimeout(context.Background(), c.refreshTimeout)
@@ -322,7 +340,7 @@ func (c *KeyringCache) refresh(projectID string, gen uint64, done chan struct{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byProj[projectID]
-	if !ok || c.gen[projectID] != gen {
+	if !ok || e != started {
 		return // invalidated meanwhile: the next Get loads afresh
 	}
 	switch {
@@ -331,7 +349,6 @@ func (c *KeyringCache) refresh(projectID string, gen uint64, done chan struct{})
 		c.byProj[projectID] = &cacheEntry{kr: kr, fetched: now.UnixNano(), checked: now.UnixNano()}
 	case errors.Is(err, apperr.ErrNotFound):
 		delete(c.byProj, projectID)
-		c.gen[projectID]++
 	default:
 		e.refreshing = nil
 		e.nextTry = c.now().Add(c.retry).UnixNano()
@@ -350,7 +367,9 @@ func (c *KeyringCache) Close() error {
 func (c *KeyringCache) Invalidate(projectID string) {
 	c.mu.Lock()
 	delete(c.byProj, projectID)
-	c.gen[projectID]++
+	if cl := c.loading[projectID]; cl != nil {
+		cl.stale = true
+	}
 	c.mu.Unlock()
 	c.group.Forget(projectID)
 }
@@ -359,11 +378,12 @@ func (c *KeyringCache) Invalidate(projectID string) {
 func (c *KeyringCache) InvalidateAll() {
 	c.mu.Lock()
 	for id := range c.byProj {
-		c.gen[id]++
 		c.group.Forget(id)
 	}
+	for _, cl := range c.loading {
+		cl.stale = true
+	}
 	c.byProj = map[string]*cacheEntry{}
-	c.epoch++
 	c.mu.Unlock()
 }
 
