@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"log/slog"
 	"slices"
@@ -15,13 +16,10 @@ import (
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/app"
-	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/logging"
 	"github.com/pingstreams/pingauth/internal/project"
-	"github.com/pingstreams/pingauth/internal/refresh"
-	"github.com/pingstreams/pingauth/internal/secret"
 )
 
 type cli struct {
@@ -164,7 +162,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	return nil
 }
 
-const cliActor = "cli"
+const cliActor = admin.CLIName
 
 func (c *cli) tenantAdd(ctx context.Context, a *app.App, args []string) error {
 	fs := c.flags("tenant add")
@@ -173,11 +171,10 @@ func (c *cli) tenantAdd(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "id"); err != nil {
 		return err
 	}
-	t := &project.Tenant{ID: *id, Name: *name}
-	if err := a.Projects.CreateTenant(ctx, t); err != nil {
+	t, err := a.Admin.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: *id, Name: *name})
+	if err != nil {
 		return err
 	}
-	_ = a.Audit.Record(ctx, auditEvent("tenant.create", t.ID, "", t.ID))
 	fmt.Fprintf(c.stdout, "tenant %s created\n", t.ID)
 	return nil
 }
@@ -218,7 +215,7 @@ func (c *cli) tenantDenyEmails(ctx context.Context, a *app.App, args []string) e
 		}
 		return nil
 	}
-	norm, err := a.Modes.Admin.SetTenantEmailDenyList(ctx, cliActor, *id, set)
+	norm, err := a.Admin.SetTenantEmailDenyList(ctx, admin.CLI(), *id, set)
 	if err != nil {
 		return err
 	}
@@ -241,17 +238,15 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "id", "name"); err != nil {
 		return err
 	}
-	if _, err := a.Projects.EnsureTenant(ctx, *tenant, *tenant); err != nil {
+	if _, err := a.Admin.EnsureTenant(ctx, admin.CLI(), *tenant); err != nil {
 		return err
 	}
-	p := &project.Project{ID: *id, TenantID: *tenant, Name: *name, AllowedOrigins: origins, TokenTTLSeconds: int(ttl.Seconds()),
-		RefreshTTLSeconds: int(time.Duration(refreshTTL).Seconds()), AudienceBase: *aud}
-	if err := a.Projects.Create(ctx, p); err != nil {
+	rt := int(time.Duration(refreshTTL).Seconds())
+	p, err := a.Admin.CreateProject(ctx, admin.CLI(), admin.ProjectInput{ID: *id, TenantID: *tenant, Name: *name, AllowedOrigins: origins,
+		TokenTTLSeconds: int(ttl.Seconds()), RefreshTTLSeconds: &rt, AudienceBase: *aud})
+	if err != nil {
 		return err
 	}
-	ev := auditEvent("project.create", p.TenantID, p.ID, p.ID)
-	ev.Details = p.CreateDetails() // as the console and API record it
-	_ = a.Audit.Record(ctx, ev)
 	fmt.Fprintf(c.stdout, "project %s created in tenant %s (audience %s)\n", p.ID, p.TenantID, p.AudienceText(a.Config.AudienceBase))
 	fmt.Fprintf(c.stdout, "next: set its shared secret with: pingauth secret set -project %s < secret.txt\n", p.ID)
 	return nil
@@ -346,17 +341,9 @@ func (c *cli) projectUpdate(ctx context.Context, a *app.App, args []string) erro
 	if set["origin"] {
 		p.AllowedOrigins = slices.DeleteFunc([]string(origins), func(o string) bool { return o == "-" })
 	}
-	if err := a.Projects.Update(ctx, p); err != nil {
+	if err := a.Admin.UpdateProject(ctx, admin.CLI(), p); err != nil {
 		return err
 	}
-	if !p.Active() && a.Refresh != nil {
-		if _, err := a.Refresh.RevokeProject(ctx, p.ID, refresh.ReasonProjectDisabled); err != nil {
-			return err
-		}
-	}
-	_ = a.Audit.Record(ctx, audit.Event{Actor: cliActor, TenantID: p.TenantID, ProjectID: p.ID, Action: "project.update", Target: p.ID,
-		Details: map[string]any{"name": p.Name, "allowed_origins": p.AllowedOrigins, "token_ttl_seconds": p.TokenTTLSeconds,
-			"refresh_ttl_seconds": p.RefreshTTLSeconds, "status": p.Status}})
 	fmt.Fprintf(c.stdout, "project %s updated (token lifetime %s, password sign-ins remembered %s, %s)\n", p.ID, p.TTL(), refreshText(p), p.Status)
 	return nil
 }
@@ -386,6 +373,15 @@ func (d *days) Set(v string) error {
 	}
 	*d = days(x)
 	return nil
+}
+
+// seconds is d in whole seconds (nil stays nil: the deployment default).
+func seconds(d *time.Duration) *int {
+	if d == nil {
+		return nil
+	}
+	n := int(d.Seconds())
+	return &n
 }
 
 func graceFlag(fs *flag.FlagSet) *string {
@@ -422,7 +418,11 @@ func (c *cli) secretSet(ctx context.Context, a *app.App, args []string) error {
 	if value == "" {
 		return usageError{"pipe the shared secret on stdin, e.g. pingauth secret set -project ID < secret.txt"}
 	}
-	meta, err := a.Secrets.Put(ctx, *pid, []byte(value), secret.WriteOptions{Actor: cliActor, Grace: g})
+	p, err := a.Projects.Get(ctx, *pid)
+	if err != nil {
+		return err
+	}
+	meta, err := a.Admin.PutSecret(ctx, admin.CLI(), p, admin.SecretInput{Value: value, GraceSeconds: seconds(g)})
 	if err != nil {
 		return err
 	}
@@ -441,7 +441,11 @@ func (c *cli) secretRotate(ctx context.Context, a *app.App, args []string) error
 	if err != nil {
 		return err
 	}
-	meta, value, err := a.Secrets.Rotate(ctx, *pid, secret.WriteOptions{Actor: cliActor, Grace: g})
+	p, err := a.Projects.Get(ctx, *pid)
+	if err != nil {
+		return err
+	}
+	meta, value, err := a.Admin.RotateSecret(ctx, admin.CLI(), p, seconds(g))
 	if err != nil {
 		return err
 	}
@@ -487,13 +491,13 @@ func (c *cli) userAdd(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	u := &enduser.User{ProjectID: *pid, Email: *email, Username: *username, ExternalID: *ext, Firstname: *first, Lastname: *last, Roles: roles, Enabled: true, Attributes: map[string]any{}}
+	in := admin.UserInput{Email: *email, Username: *username, ExternalID: *ext, Firstname: *first, Lastname: *last, Roles: roles, Attributes: map[string]any{}}
 	for _, kv := range attrs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return usageError{fmt.Sprintf("-attr %q must be key=value", kv)}
 		}
-		u.Attributes[k] = v
+		in.Attributes[k] = v
 	}
 	password := ""
 	if *pwStdin {
@@ -505,14 +509,15 @@ func (c *cli) userAdd(ctx context.Context, a *app.App, args []string) error {
 			return usageError{"-password-stdin given but stdin was empty"}
 		}
 	}
-	if _, err := a.Projects.Get(ctx, *pid); err != nil {
+	p, err := a.Projects.Get(ctx, *pid)
+	if err != nil {
 		return err
 	}
-	if err := a.Users.Create(ctx, u, password); err != nil {
+	in.Password = password
+	u, err := a.Admin.CreateUser(ctx, admin.CLI(), p, in)
+	if err != nil {
 		return err
 	}
-	p, _ := a.Projects.Get(ctx, *pid)
-	_ = a.Audit.Record(ctx, auditEvent("enduser.create", p.TenantID, p.ID, u.ExternalID))
 	fmt.Fprintf(c.stdout, "end-user %s added to project %s (_id %s)\n", firstNonEmpty(u.Email, u.Username, u.ExternalID), *pid, u.ExternalID)
 	return nil
 }
@@ -565,12 +570,10 @@ func (c *cli) userRevokeRefresh(ctx context.Context, a *app.App, args []string) 
 	if err != nil {
 		return err
 	}
-	n, err := a.Refresh.RevokeUser(ctx, p.ID, u.ID, refresh.ReasonOperator)
+	n, err := a.Admin.RevokeUserRefresh(ctx, admin.CLI(), p, u.ID)
 	if err != nil {
 		return err
 	}
-	_ = a.Audit.Record(ctx, audit.Event{Actor: cliActor, TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.refresh_revoke", Target: u.ExternalID,
-		Details: map[string]any{"sign_ins": n}})
 	fmt.Fprintf(c.stdout, "%d remembered sign-in(s) of %s revoked in project %s\n", n, u.ExternalID, p.ID)
 	return nil
 }

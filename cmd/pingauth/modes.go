@@ -63,7 +63,7 @@ func (c *cli) apikeyCreate(ctx context.Context, a *app.App, args []string) error
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	k, full, err := a.Modes.Admin.CreateAPIKey(ctx, cliActor, *pid, *name)
+	k, full, err := a.Admin.Modes().CreateAPIKey(ctx, cliActor, *pid, *name)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (c *cli) apikeyList(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	ks, err := a.Modes.Admin.ListAPIKeys(ctx, *pid)
+	ks, err := a.Admin.Modes().ListAPIKeys(ctx, *pid)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (c *cli) apikeyRevoke(ctx context.Context, a *app.App, args []string) error
 	if err := parse(fs, args, "project", "id"); err != nil {
 		return err
 	}
-	k, err := a.Modes.Admin.RevokeAPIKey(ctx, cliActor, *pid, *id)
+	k, err := a.Admin.Modes().RevokeAPIKey(ctx, cliActor, *pid, *id)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (c *cli) modeSet(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project", "modes"); err != nil {
 		return err
 	}
-	ms, err := a.Modes.Admin.SetModes(ctx, cliActor, *pid, strings.Split(*modes, ","))
+	ms, err := a.Admin.Modes().SetModes(ctx, cliActor, *pid, strings.Split(*modes, ","))
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (c *cli) modeShow(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	ms, err := a.Modes.Admin.Modes(ctx, *pid)
+	ms, err := a.Admin.Modes().Modes(ctx, *pid)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (c *cli) mappingSet(ctx context.Context, a *app.App, args []string) error {
 	}
 	m := &mapping.Mapping{ProjectID: *pid, IDClaim: *idClaim, Prefix: *prefix, FirstnameClaim: *first, LastnameClaim: *last,
 		EmailClaim: *email, RolesClaim: *roles, Attributes: attrs}
-	if err := a.Modes.Admin.SetMapping(ctx, cliActor, m); err != nil {
+	if err := a.Admin.Modes().SetMapping(ctx, cliActor, m); err != nil {
 		return err
 	}
 	return c.printJSON(m)
@@ -169,11 +169,11 @@ func (c *cli) mappingShow(ctx context.Context, a *app.App, args []string) error 
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	m, err := a.Modes.Admin.Mapping(ctx, *pid)
+	m, err := a.Admin.Modes().Mapping(ctx, *pid)
 	if err != nil {
 		return err
 	}
-	ovs, err := a.Modes.Admin.Overrides(ctx, *pid)
+	ovs, err := a.Admin.Modes().Overrides(ctx, *pid)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (c *cli) mappingOverride(ctx context.Context, a *app.App, args []string) er
 		}
 		o.Attributes[k] = v
 	}
-	if err := a.Modes.Admin.PutOverride(ctx, cliActor, o); err != nil {
+	if err := a.Admin.Modes().PutOverride(ctx, cliActor, o); err != nil {
 		return err
 	}
 	return c.printJSON(o)
@@ -213,7 +213,7 @@ func (c *cli) mappingUnset(ctx context.Context, a *app.App, args []string) error
 	if err := parse(fs, args, "project", "external-id"); err != nil {
 		return err
 	}
-	if err := a.Modes.Admin.DeleteOverride(ctx, cliActor, *pid, *ext); err != nil {
+	if err := a.Admin.Modes().DeleteOverride(ctx, cliActor, *pid, *ext); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "override of %s removed from project %s\n", *ext, *pid)
@@ -245,7 +245,7 @@ func (c *cli) idpSet(ctx context.Context, a *app.App, args []string) error {
 		}
 	}
 	cfg := &idp.Config{ProjectID: *pid, Issuer: *issuer, JWKSURL: *jwks, Audiences: auds, Algorithms: algs, LeewaySeconds: int(leeway.Seconds()), EmailsVerified: *emailsVerified}
-	if err := a.Modes.Admin.SetIdP(ctx, cliActor, cfg, secret); err != nil {
+	if err := a.Admin.Modes().SetIdP(ctx, cliActor, cfg, secret); err != nil {
 		return err
 	}
 	return c.printJSON(cfg)
@@ -257,7 +257,7 @@ func (c *cli) idpShow(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	cfg, err := a.Modes.Admin.IdP(ctx, *pid)
+	cfg, err := a.Admin.Modes().IdP(ctx, *pid)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (c *cli) idpDelete(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	if err := a.Modes.Admin.DeleteIdP(ctx, cliActor, *pid); err != nil {
+	if err := a.Admin.Modes().DeleteIdP(ctx, cliActor, *pid); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "identity provider of project %s removed\n", *pid)
@@ -292,7 +292,7 @@ func (c *cli) roleAllow(ctx context.Context, a *app.App, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.Modes.Admin.AllowRole(ctx, cliActor, pid, role); err != nil {
+	if _, err := a.Admin.Modes().AllowRole(ctx, cliActor, pid, role); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "end-users with role %s may authenticate to project %s (users without an allowed role may not)\n", role, pid)
@@ -304,7 +304,7 @@ func (c *cli) roleRemove(ctx context.Context, a *app.App, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Modes.Admin.RemoveRole(ctx, cliActor, pid, role); err != nil {
+	if err := a.Admin.Modes().RemoveRole(ctx, cliActor, pid, role); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "role rule %s removed from project %s\n", role, pid)
@@ -317,7 +317,7 @@ func (c *cli) roleList(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	rs, err := a.Modes.Admin.RoleRules(ctx, *pid)
+	rs, err := a.Admin.Modes().RoleRules(ctx, *pid)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
@@ -39,7 +40,7 @@ func (c *cli) operatorAdd(ctx context.Context, a *app.App, args []string) error 
 	if password == "" {
 		return usageError{"-password-stdin given but stdin was empty"}
 	}
-	if err := a.AddOperator(ctx, cliActor, *email, password, *role, t); err != nil {
+	if _, err := a.Admin.CreateOperatorWithRole(ctx, admin.CLI(), *email, password, *role, t); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "operator %s added as %s", strings.ToLower(strings.TrimSpace(*email)), *role)

@@ -50,6 +50,7 @@ func ModeAdminRoutes(a *bridge.Admin, actor func(*gin.Context) string, log *slog
 		r(del, "/idp", true, false, h.deleteIdP),
 		r(get, "/role-rules", false, false, h.listRoles),
 		r(post, "/role-rules", true, false, h.allowRole),
+		r(put, "/role-rules", true, false, h.setRoles),
 		r(del, "/role-rules/:role", true, false, h.removeRole),
 	}
 }
@@ -264,6 +265,23 @@ func (h *modeAdmin) listRoles(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"role_rules": rs, "everyone_allowed": len(rs) == 0})
+}
+
+// setRoles replaces the whole list (PUT {"roles":[...]}; [] lets everyone
+// sign in). PUT .../enduser-roles is its documented alias.
+func (h *modeAdmin) setRoles(c *gin.Context) {
+	var in struct {
+		Roles []string `json:"roles"`
+	}
+	if err := decodeStrict(c, &in); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if _, err := h.a.SetRoleRules(c.Request.Context(), h.actor(c), h.pid(c), in.Roles); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.listRoles(c)
 }
 
 func (h *modeAdmin) allowRole(c *gin.Context) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -61,6 +62,9 @@ type App struct {
 	// Limits is the shared (Redis) abuse limit store (PINGAUTH_REDIS_URL);
 	// nil: every limit is per process.
 	Limits *redislimit.Store
+	// Admin is the admin service layer: every operator action of the
+	// console, the JSON API and the CLI goes through it.
+	Admin *admin.Service
 }
 
 // Options tune Open.
@@ -134,6 +138,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		// Every server-side fetch (JWKS) goes through this one client.
 		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
 	a.wireEvents()
+	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
+		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
+		DefaultTTL: cfg.DefaultTTL})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()

@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"time"
 
 	"github.com/pingstreams/pingauth/internal/adminapi"
-	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -21,7 +21,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
 		LoginGuard: a.consoleLoginGuard(), PageSecurity: srv.HTMLSecurity(),
 		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
-		DenyEmails: a.Config.DenyEmails, Refresh: a.refreshStore(),
+		DenyEmails: a.Config.DenyEmails, Refresh: a.refreshStore(), Admin: a.Admin,
 	})
 	if err != nil {
 		// Templates are embedded in the binary: failing here is a build defect.
@@ -38,31 +38,6 @@ func (a *App) refreshStore() web.RefreshStore {
 	return a.Refresh
 }
 
-// AddOperator creates an operator with a role ("*" tenant for platform-admin).
-func (a *App) AddOperator(ctx context.Context, actor, email, password, role, tenant string) error {
-	if err := rbac.ValidateAssignment(tenant, role); err != nil {
-		return err
-	}
-	if tenant != rbac.AllTenants {
-		if _, err := a.Projects.GetTenant(ctx, tenant); err != nil {
-			return err
-		}
-	}
-	o, err := a.Operators.Create(ctx, email, "", password)
-	if err != nil {
-		return err
-	}
-	if err := a.RBAC.Assign(ctx, o.ID, tenant, role); err != nil {
-		return err
-	}
-	tid := tenant
-	if tid == rbac.AllTenants {
-		tid = ""
-	}
-	_ = a.Audit.Record(ctx, audit.Event{Actor: actor, TenantID: tid, Action: "operator.create", Target: o.Email, Details: map[string]any{"role": role}})
-	return nil
-}
-
 // BootstrapAdmin creates a platform-admin when no operator exists yet; it
 // reports whether it did. The password is never logged.
 func (a *App) BootstrapAdmin(ctx context.Context, email, password string) (bool, error) {
@@ -73,7 +48,7 @@ func (a *App) BootstrapAdmin(ctx context.Context, email, password string) (bool,
 	if n > 0 {
 		return false, nil
 	}
-	if err := a.AddOperator(ctx, "bootstrap", email, password, rbac.RolePlatformAdmin, rbac.AllTenants); err != nil {
+	if _, err := a.Admin.CreateOperatorWithRole(ctx, admin.Bootstrap(), email, password, rbac.RolePlatformAdmin, rbac.AllTenants); err != nil {
 		return false, err
 	}
 	return true, nil

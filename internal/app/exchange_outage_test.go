@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,7 +56,7 @@ func TestExchangeHSSecretSurvivesSecretStoreOutage(t *testing.T) {
 	)
 	a, srv, logs, sw := openSwitchableApp(t, map[string]string{"PINGAUTH_CACHE_TTL": "1ns", "PINGAUTH_SECRET_CACHE_TTL": "1ns"})
 	ctx := context.Background()
-	if err := a.AddOperator(ctx, "test", "admin@acme.example", "operator-pass-1", rbac.RoleTenantAdmin, "acme"); err != nil {
+	if _, err := a.Admin.CreateOperatorWithRole(ctx, admin.Actor{Email: "test"}, "admin@acme.example", "operator-pass-1", rbac.RoleTenantAdmin, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	s := &adminSession{t: t, base: srv.URL}

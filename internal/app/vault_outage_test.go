@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,7 +73,7 @@ func TestVaultOutageOverHTTP(t *testing.T) {
 	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.AddOperator(ctx, "test", "admin@acme.example", "operator-pass-1", rbac.RoleTenantAdmin, "acme"); err != nil {
+	if _, err := a.Admin.CreateOperatorWithRole(ctx, admin.Actor{Email: "test"}, "admin@acme.example", "operator-pass-1", rbac.RoleTenantAdmin, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Projects.Create(ctx, &project.Project{ID: "shop", TenantID: "acme", Name: "Shop", TokenTTLSeconds: 600}); err != nil {

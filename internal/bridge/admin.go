@@ -132,7 +132,7 @@ func (a *Admin) SetTenantEmailDenyList(ctx context.Context, actor, tenantID stri
 	}
 	a.bridge.invalidateAllHot() // the list is part of every project's cached settings
 	if a.audit != nil {
-		if err := a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, Action: "tenant.email_denylist", Target: tenantID,
+		if err := a.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, Action: audit.TenantEmailDenyList, Target: tenantID,
 			Details: map[string]any{"entries": norm}}); err != nil {
 			return nil, err
 		}
@@ -150,7 +150,7 @@ func (a *Admin) CreateAPIKey(ctx context.Context, actor, projectID, name string)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := a.record(ctx, actor, p, "apikey.create", k.ID, map[string]any{"name": k.Name}); err != nil {
+	if err := a.record(ctx, actor, p, audit.APIKeyCreate, k.ID, map[string]any{"name": k.Name}); err != nil {
 		return nil, "", err
 	}
 	return k, full, nil
@@ -176,7 +176,7 @@ func (a *Admin) RevokeAPIKey(ctx context.Context, actor, projectID, keyID string
 	if err != nil {
 		return nil, err
 	}
-	return k, a.record(ctx, actor, p, "apikey.revoke", k.ID, map[string]any{"name": k.Name})
+	return k, a.record(ctx, actor, p, audit.APIKeyRevoke, k.ID, map[string]any{"name": k.Name})
 }
 
 // Modes returns a project's enabled verification modes.
@@ -199,7 +199,7 @@ func (a *Admin) SetModes(ctx context.Context, actor, projectID string, modes []s
 		return nil, err
 	}
 	a.bridge.invalidateHot(p.ID)
-	return out, a.record(ctx, actor, p, "modes.set", p.ID, map[string]any{"from": before, "to": out})
+	return out, a.record(ctx, actor, p, audit.ModesSet, p.ID, map[string]any{"from": before, "to": out})
 }
 
 // Mapping returns a project's mapping (the default when never set).
@@ -220,7 +220,7 @@ func (a *Admin) SetMapping(ctx context.Context, actor string, m *mapping.Mapping
 		return err
 	}
 	a.bridge.invalidateHot(p.ID)
-	return a.record(ctx, actor, p, "mapping.set", p.ID, map[string]any{
+	return a.record(ctx, actor, p, audit.MappingSet, p.ID, map[string]any{
 		"id_claim": m.IDClaim, "prefix": m.Prefix, "attributes": m.Attributes,
 		"firstname_claim": m.FirstnameClaim, "lastname_claim": m.LastnameClaim, "email_claim": m.EmailClaim, "roles_claim": m.RolesClaim,
 	})
@@ -248,7 +248,7 @@ func (a *Admin) PutOverride(ctx context.Context, actor string, o *mapping.Overri
 	for k := range o.Attributes {
 		keys = append(keys, k)
 	}
-	return a.record(ctx, actor, p, "mapping.override.set", o.ExternalID, map[string]any{"blocked": o.Blocked, "force_id": o.ForceID, "attribute_names": keys})
+	return a.record(ctx, actor, p, audit.OverrideSet, o.ExternalID, map[string]any{"blocked": o.Blocked, "force_id": o.ForceID, "attribute_names": keys})
 }
 
 // DeleteOverride removes an override (unblocks).
@@ -261,7 +261,7 @@ func (a *Admin) DeleteOverride(ctx context.Context, actor, projectID, externalID
 		return err
 	}
 	a.bridge.invalidateHot(p.ID)
-	return a.record(ctx, actor, p, "mapping.override.delete", externalID, nil)
+	return a.record(ctx, actor, p, audit.OverrideDelete, externalID, nil)
 }
 
 // IdP returns a project's issuer config.
@@ -281,7 +281,7 @@ func (a *Admin) SetIdP(ctx context.Context, actor string, c *idp.Config, hsSecre
 	if err := a.idp.Put(ctx, c, hsSecret, actor); err != nil {
 		return err
 	}
-	return a.record(ctx, actor, p, "idp.set", c.Issuer, map[string]any{
+	return a.record(ctx, actor, p, audit.IdPSet, c.Issuer, map[string]any{
 		"issuer": c.Issuer, "jwks_url": c.JWKSURL, "audiences": c.Audiences, "algorithms": c.Algorithms,
 		"leeway_seconds": c.LeewaySeconds, "emails_verified": c.EmailsVerified, "hs_secret_changed": hsSecret != nil, "hs_secret_version": c.HSSecretVersion,
 	})
@@ -296,7 +296,7 @@ func (a *Admin) DeleteIdP(ctx context.Context, actor, projectID string) error {
 	if err := a.idp.Delete(ctx, p.ID); err != nil {
 		return err
 	}
-	return a.record(ctx, actor, p, "idp.delete", p.ID, nil)
+	return a.record(ctx, actor, p, audit.IdPDelete, p.ID, nil)
 }
 
 // roleRules returns the policy or a clear error when none is configured.
@@ -324,45 +324,68 @@ func (a *Admin) RoleRules(ctx context.Context, projectID string) ([]mapping.Role
 	return out, nil
 }
 
+// SetRoleRules replaces the end-user roles that may authenticate to the
+// project (empty: everyone) and returns the stored list. It is the one
+// implementation of every role-rule change (console form, PUT
+// .../role-rules and its alias .../enduser-roles, AllowRole, RemoveRole):
+// one validator (rbac), one audit action with the lists before and after.
+func (a *Admin) SetRoleRules(ctx context.Context, actor, projectID string, roles []string) ([]string, error) {
+	p, err := a.project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := a.roleRules()
+	if err != nil {
+		return nil, err
+	}
+	before := slices.Clone(rr.EndUserRoles(p.ID))
+	if err := rr.SetEndUserRoles(ctx, p.TenantID, p.ID, roles); err != nil {
+		return nil, err
+	}
+	after := slices.Clone(rr.EndUserRoles(p.ID))
+	if before == nil {
+		before = []string{}
+	}
+	if after == nil {
+		after = []string{}
+	}
+	return after, a.record(ctx, actor, p, audit.RoleRulesUpdate, p.ID, map[string]any{"from": before, "to": after})
+}
+
 // AllowRole lets end-users with role authenticate to the project (idempotent).
 func (a *Admin) AllowRole(ctx context.Context, actor, projectID, role string) (*mapping.RoleRule, error) {
 	role = strings.TrimSpace(role)
 	if err := mapping.ValidateRole(role); err != nil {
 		return nil, err
 	}
-	p, err := a.project(ctx, projectID)
-	if err != nil {
-		return nil, err
-	}
 	rr, err := a.roleRules()
 	if err != nil {
 		return nil, err
 	}
-	roles := rr.EndUserRoles(p.ID)
+	roles := rr.EndUserRoles(projectID)
 	if !slices.Contains(roles, role) {
-		if err := rr.SetEndUserRoles(ctx, p.TenantID, p.ID, append(roles, role)); err != nil {
+		if _, err := a.SetRoleRules(ctx, actor, projectID, append(slices.Clone(roles), role)); err != nil {
 			return nil, err
 		}
+	} else if _, err := a.project(ctx, projectID); err != nil {
+		return nil, err
 	}
-	return &mapping.RoleRule{ProjectID: p.ID, Role: role}, a.record(ctx, actor, p, "role.allow", role, nil)
+	return &mapping.RoleRule{ProjectID: projectID, Role: role}, nil
 }
 
 // RemoveRole deletes a role rule.
 func (a *Admin) RemoveRole(ctx context.Context, actor, projectID, role string) error {
-	p, err := a.project(ctx, projectID)
-	if err != nil {
-		return err
-	}
 	rr, err := a.roleRules()
 	if err != nil {
 		return err
 	}
-	roles := rr.EndUserRoles(p.ID)
+	if _, err := a.project(ctx, projectID); err != nil {
+		return err
+	}
+	roles := rr.EndUserRoles(projectID)
 	if !slices.Contains(roles, role) {
 		return apperr.NotFound("no rule for role %q", role)
 	}
-	if err := rr.SetEndUserRoles(ctx, p.TenantID, p.ID, slices.DeleteFunc(roles, func(r string) bool { return r == role })); err != nil {
-		return err
-	}
-	return a.record(ctx, actor, p, "role.remove", role, nil)
+	_, err = a.SetRoleRules(ctx, actor, projectID, slices.DeleteFunc(slices.Clone(roles), func(r string) bool { return r == role }))
+	return err
 }

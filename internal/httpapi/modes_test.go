@@ -818,7 +818,7 @@ func TestModeAdminAPIIsGuardedAndAudited(t *testing.T) {
 				t.Errorf("audit event %s leaks a secret: %s", ev.Action, d)
 			}
 		}
-		for _, a := range []string{"apikey.create", "modes.set", "mapping.set", "role.allow", "idp.set"} {
+		for _, a := range []string{"apikey.create", "modes.set", "mapping.set", "role_rules.update", "idp.set"} {
 			if !seen[a] {
 				t.Errorf("no audit event %s (got %v)", a, seen)
 			}

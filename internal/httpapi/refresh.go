@@ -205,7 +205,7 @@ func (s *Server) revokeFamily(ctx context.Context, p *project.Project, tok *refr
 	if u != nil {
 		target = u.ExternalID
 	}
-	if err := s.d.Audit.Record(ctx, audit.Event{Actor: "pingauth", TenantID: p.TenantID, ProjectID: p.ID, Action: "refresh.revoke",
+	if err := s.d.Audit.Record(ctx, audit.Event{Actor: "pingauth", TenantID: p.TenantID, ProjectID: p.ID, Action: audit.RefreshRevoke,
 		Target: target, Details: map[string]any{"reason": reason, "family_id": tok.FamilyID}}); err != nil {
 		s.d.Log.ErrorContext(ctx, "audit record failed", "action", "refresh.revoke", "error", err.Error())
 	}

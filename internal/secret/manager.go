@@ -158,9 +158,9 @@ func (m *Manager) write(ctx context.Context, projectID string, value []byte, sou
 	if len(from) > 0 {
 		details["from_version"] = from[0]
 	}
-	action := "secret.rotate"
+	action := audit.SecretRotate
 	if len(from) == 0 {
-		action = "secret.create"
+		action = audit.SecretCreate
 	}
 	if err := m.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, ProjectID: projectID, Action: action, Target: fmt.Sprintf("v%d", version), Details: details}); err != nil {
 		return Meta{}, err
@@ -248,5 +248,5 @@ func (m *Manager) Delete(ctx context.Context, projectID string, actor string) er
 	}); err != nil {
 		return fmt.Errorf("secret: delete metadata: %w", err)
 	}
-	return m.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, ProjectID: projectID, Action: "secret.delete"})
+	return m.audit.Record(ctx, audit.Event{Actor: actor, TenantID: tenantID, ProjectID: projectID, Action: audit.SecretDelete})
 }

@@ -1,12 +1,12 @@
 package web
 
 import (
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -84,21 +84,19 @@ func (c *Console) apiTokenCreate(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	raw, t, err := c.d.Operators.NewToken(g.Request.Context(), operatorOf(g).ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
+	raw, t, err := c.d.Admin.CreateToken(g.Request.Context(), c.actor(g), admin.TokenInput{Name: in.Name, TTLSeconds: in.TTLSeconds})
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	c.record(g, audit.Event{Action: "operator.token_create", Target: t.ID, Details: map[string]any{"name": t.Name}})
 	c.ok(g, http.StatusCreated, gin.H{"token": t, "value": raw})
 }
 
 func (c *Console) apiTokenDelete(g *gin.Context) {
-	if err := c.d.Operators.DeleteToken(g.Request.Context(), operatorOf(g).ID, g.Param("tokenId")); err != nil {
+	if err := c.d.Admin.DeleteToken(g.Request.Context(), c.actor(g), g.Param("tokenId")); err != nil {
 		c.fail(g, err)
 		return
 	}
-	c.record(g, audit.Event{Action: "operator.token_delete", Target: g.Param("tokenId")})
 	g.Status(http.StatusNoContent)
 }
 
@@ -122,7 +120,7 @@ func (c *Console) apiTenantCreate(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	t, err := c.createTenant(g, in.ID, in.Name)
+	t, err := c.d.Admin.CreateTenant(g.Request.Context(), c.actor(g), admin.TenantInput{ID: in.ID, Name: in.Name})
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -147,11 +145,7 @@ func (c *Console) apiTenantDenyList(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	if c.d.Modes == nil {
-		c.fail(g, apperr.Unavailable("verification modes are not configured", nil))
-		return
-	}
-	norm, err := c.d.Modes.SetTenantEmailDenyList(g.Request.Context(), operatorOf(g).Email, g.Param("tenantId"), in.Entries)
+	norm, err := c.d.Admin.SetTenantEmailDenyList(g.Request.Context(), c.actor(g), g.Param("tenantId"), in.Entries)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -168,17 +162,8 @@ func (c *Console) apiTenantProjects(g *gin.Context) {
 	c.ok(g, http.StatusOK, gin.H{"projects": ps})
 }
 
-type projectInput struct {
-	ID              string   `json:"id"`
-	Name            string   `json:"name"`
-	AllowedOrigins  []string `json:"allowed_origins"`
-	TokenTTLSeconds int      `json:"token_ttl_seconds"`
-	// RefreshTTLSeconds: absent on create gives the default (30 days); 0
-	// turns refresh credentials off.
-	RefreshTTLSeconds *int   `json:"refresh_ttl_seconds"`
-	AudienceBase      string `json:"audience_base"`
-	Status            string `json:"status"`
-}
+// projectInput is the JSON body of project create and update.
+type projectInput = admin.ProjectInput
 
 func (c *Console) apiProjectCreate(g *gin.Context) {
 	var in projectInput
@@ -186,8 +171,9 @@ func (c *Console) apiProjectCreate(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	p := &project.Project{ID: in.ID, Name: in.Name, AllowedOrigins: in.AllowedOrigins, TokenTTLSeconds: in.TokenTTLSeconds, AudienceBase: in.AudienceBase, Status: in.Status}
-	if err := c.createProject(g, p, in.RefreshTTLSeconds); err != nil {
+	in.TenantID = g.Param("tenantId")
+	p, err := c.d.Admin.CreateProject(g.Request.Context(), c.actor(g), in)
+	if err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -215,7 +201,7 @@ func (c *Console) apiMemberAdd(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	o, err := c.addMember(g, g.Param("tenantId"), in.Email, in.Password, in.Role)
+	o, err := c.d.Admin.AddMember(g.Request.Context(), c.actor(g), g.Param("tenantId"), admin.MemberInput{Email: in.Email, Password: in.Password, Role: in.Role})
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -224,7 +210,7 @@ func (c *Console) apiMemberAdd(g *gin.Context) {
 }
 
 func (c *Console) apiMemberRemove(g *gin.Context) {
-	if err := c.removeMember(g, g.Param("tenantId"), g.Param("operatorId")); err != nil {
+	if err := c.d.Admin.RemoveMember(g.Request.Context(), c.actor(g), g.Param("tenantId"), g.Param("operatorId")); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -262,7 +248,7 @@ func (c *Console) apiOperatorCreate(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	o, err := c.createOperator(g, in.Email, in.Name, in.Password, in.PlatformAdmin)
+	o, err := c.d.Admin.CreateOperator(g.Request.Context(), c.actor(g), admin.OperatorInput{Email: in.Email, Name: in.Name, Password: in.Password, PlatformAdmin: in.PlatformAdmin})
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -281,13 +267,13 @@ func (c *Console) apiOperatorUpdate(g *gin.Context) {
 	}
 	id := g.Param("operatorId")
 	if in.Disabled != nil {
-		if err := c.setOperatorDisabled(g, id, *in.Disabled); err != nil {
+		if err := c.d.Admin.SetOperatorDisabled(g.Request.Context(), c.actor(g), id, *in.Disabled); err != nil {
 			c.fail(g, err)
 			return
 		}
 	}
 	if in.Password != "" {
-		if err := c.setOperatorPassword(g, id, in.Password); err != nil {
+		if err := c.d.Admin.SetOperatorPassword(g.Request.Context(), c.actor(g), id, in.Password); err != nil {
 			c.fail(g, err)
 			return
 		}
@@ -301,26 +287,10 @@ func (c *Console) apiOperatorUpdate(g *gin.Context) {
 }
 
 func (c *Console) apiOperatorDelete(g *gin.Context) {
-	ctx := g.Request.Context()
-	id := g.Param("operatorId")
-	if id == operatorOf(g).ID {
-		c.fail(g, apperr.Invalid("operator", "you cannot delete your own account"))
-		return
-	}
-	o, err := c.d.Operators.Get(ctx, id)
-	if err != nil {
+	if err := c.d.Admin.DeleteOperator(g.Request.Context(), c.actor(g), g.Param("operatorId")); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if err := c.d.RBAC.RevokeAll(ctx, id); err != nil {
-		c.fail(g, err)
-		return
-	}
-	if err := c.d.Operators.Delete(ctx, id); err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.record(g, audit.Event{Action: "operator.delete", Target: o.Email})
 	g.Status(http.StatusNoContent)
 }
 
@@ -328,13 +298,13 @@ func (c *Console) apiOperatorDelete(g *gin.Context) {
 
 type projectView struct {
 	*project.Project
-	Audience string        `json:"audience"`
-	AuthURL  string        `json:"auth_url"`
-	Secret   secretSummary `json:"secret"`
+	Audience string              `json:"audience"`
+	AuthURL  string              `json:"auth_url"`
+	Secret   admin.SecretSummary `json:"secret"`
 }
 
 func (c *Console) projectView(g *gin.Context, p *project.Project) projectView {
-	s, _ := c.secretInfo(g.Request.Context(), p.ID)
+	s, _ := c.d.Admin.SecretInfo(g.Request.Context(), p.ID)
 	if s.Versions == nil {
 		s.Versions = nil
 	}
@@ -371,7 +341,7 @@ func (c *Console) apiProjectUpdate(g *gin.Context, p *project.Project) {
 	}
 	p.Name, p.AllowedOrigins, p.TokenTTLSeconds, p.AudienceBase, p.Status = in.Name, in.AllowedOrigins, in.TokenTTLSeconds, in.AudienceBase, in.Status
 	p.RefreshTTLSeconds = *in.RefreshTTLSeconds
-	if err := c.updateProject(g, p); err != nil {
+	if err := c.d.Admin.UpdateProject(g.Request.Context(), c.actor(g), p); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -379,7 +349,7 @@ func (c *Console) apiProjectUpdate(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) apiProjectDelete(g *gin.Context, p *project.Project) {
-	if err := c.deleteProject(g, p); err != nil {
+	if err := c.d.Admin.DeleteProject(g.Request.Context(), c.actor(g), p); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -389,7 +359,7 @@ func (c *Console) apiProjectDelete(g *gin.Context, p *project.Project) {
 // --- secret ---
 
 func (c *Console) apiSecretVersions(g *gin.Context, p *project.Project) {
-	s, err := c.secretInfo(g.Request.Context(), p.ID)
+	s, err := c.d.Admin.SecretInfo(g.Request.Context(), p.ID)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -406,7 +376,7 @@ func (c *Console) apiSecretPut(g *gin.Context, p *project.Project) {
 		c.fail(g, err)
 		return
 	}
-	meta, err := c.putSecret(g, p, in.Secret, in.GraceSeconds)
+	meta, err := c.d.Admin.PutSecret(g.Request.Context(), c.actor(g), p, admin.SecretInput{Value: in.Secret, GraceSeconds: in.GraceSeconds})
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -424,7 +394,7 @@ func (c *Console) apiSecretRotate(g *gin.Context, p *project.Project) {
 			return
 		}
 	}
-	meta, value, err := c.rotateSecret(g, p, in.GraceSeconds)
+	meta, value, err := c.d.Admin.RotateSecret(g.Request.Context(), c.actor(g), p, in.GraceSeconds)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -446,11 +416,12 @@ func (c *Console) apiMappingPut(g *gin.Context, p *project.Project) {
 		c.fail(g, err)
 		return
 	}
-	if err := c.setMapping(g, p, in.Roles); err != nil {
+	roles, err := c.d.Admin.SetRoleRules(g.Request.Context(), c.actor(g), p, in.Roles)
+	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	c.ok(g, http.StatusOK, gin.H{"project_id": p.ID, "roles": c.d.RBAC.EndUserRoles(p.ID)})
+	c.ok(g, http.StatusOK, gin.H{"project_id": p.ID, "roles": roles})
 }
 
 // --- end-users ---
@@ -485,12 +456,12 @@ func (c *Console) apiUsers(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) apiUserCreate(g *gin.Context, p *project.Project) {
-	var in userInput
+	var in admin.UserInput
 	if err := bind(g, &in); err != nil {
 		c.fail(g, err)
 		return
 	}
-	u, err := c.createUser(g, p, in)
+	u, err := c.d.Admin.CreateUser(g.Request.Context(), c.actor(g), p, in)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -513,42 +484,23 @@ func (c *Console) apiUserUpdate(g *gin.Context, p *project.Project) {
 		c.fail(g, err)
 		return
 	}
-	in := userInput{Email: u.Email, Username: u.Username, ExternalID: u.ExternalID, Firstname: u.Firstname, Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes, Enabled: &u.Enabled}
+	in := admin.UserInputOf(u)
 	if err := bind(g, &in); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if in.Password != "" {
-		c.fail(g, apperr.Invalid("password", "set passwords with POST .../password"))
-		return
-	}
-	u.Email, u.Username, u.ExternalID, u.Firstname, u.Lastname, u.Roles, u.Attributes = in.Email, in.Username, in.ExternalID, in.Firstname, in.Lastname, in.Roles, in.Attributes
-	wasEnabled := u.Enabled
-	if in.Enabled != nil {
-		u.Enabled = *in.Enabled
-	}
-	if err := c.d.Users.Update(g.Request.Context(), u); err != nil {
+	if u, err = c.d.Admin.UpdateUser(g.Request.Context(), c.actor(g), p, u.ID, in); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if wasEnabled && !u.Enabled {
-		c.endRefresh(g, p, u.ID, refresh.ReasonUserDisabled)
-	}
-	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.update", Target: u.ExternalID})
 	c.ok(g, http.StatusOK, u)
 }
 
 func (c *Console) apiUserDelete(g *gin.Context, p *project.Project) {
-	u, err := c.d.Users.Get(g.Request.Context(), p.ID, g.Param("userId"))
-	if err != nil {
+	if err := c.d.Admin.DeleteUser(g.Request.Context(), c.actor(g), p, g.Param("userId")); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if err := c.d.Users.Delete(g.Request.Context(), p.ID, u.ID); err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.record(g, audit.Event{TenantID: p.TenantID, ProjectID: p.ID, Action: "enduser.delete", Target: u.ExternalID})
 	g.Status(http.StatusNoContent)
 }
 
@@ -560,7 +512,7 @@ func (c *Console) apiUserPassword(g *gin.Context, p *project.Project) {
 		c.fail(g, err)
 		return
 	}
-	if err := c.setUserPassword(g, p, g.Param("userId"), in.Password); err != nil {
+	if err := c.d.Admin.SetUserPassword(g.Request.Context(), c.actor(g), p, g.Param("userId"), in.Password); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -587,7 +539,7 @@ func (c *Console) apiUserRefresh(g *gin.Context, p *project.Project) {
 
 // apiUserRefreshRevoke revokes every refresh credential of the end-user.
 func (c *Console) apiUserRefreshRevoke(g *gin.Context, p *project.Project) {
-	n, err := c.revokeUserRefresh(g, p, g.Param("userId"))
+	n, err := c.d.Admin.RevokeUserRefresh(g.Request.Context(), c.actor(g), p, g.Param("userId"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -671,7 +623,7 @@ func (c *Console) apiProjectAudit(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) writeAudit(g *gin.Context, q audit.Query) {
-	es, err := c.d.Audit.List(g.Request.Context(), q)
+	es, err := c.d.Admin.AuditEvents(g.Request.Context(), q)
 	if err != nil {
 		c.fail(g, err)
 		return

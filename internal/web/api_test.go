@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,7 +126,7 @@ func TestAdminAPIFlow(t *testing.T) {
 		"dana@example.com,Dana\n"
 	res, body = c.do("POST", "/api/v1/projects/shop/users/import", csv)
 	mustStatus(http.StatusOK, res, body)
-	var rep web.ImportReport
+	var rep admin.ImportReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestAdminAPIFlow(t *testing.T) {
 	// Every state change is audited with the operator's email.
 	res, body = c.do("GET", "/api/v1/projects/shop/audit", nil)
 	mustStatus(http.StatusOK, res, body)
-	for _, action := range []string{"project.create", "secret.create", "enduser.create", "enduser.import", "mapping.update"} {
+	for _, action := range []string{"project.create", "secret.create", "enduser.create", "enduser.import", "role_rules.update"} {
 		if !strings.Contains(string(body), `"action":"`+action+`"`) {
 			t.Errorf("audit lacks %s", action)
 		}

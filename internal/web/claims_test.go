@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
-	"github.com/pingstreams/pingauth/internal/web"
 )
 
 // TestClaimsPolicyOnAdminWrites: end-users written through the JSON API, a
@@ -52,7 +52,7 @@ func TestClaimsPolicyOnAdminWrites(t *testing.T) {
 				"row2@shop.test,password-0002,true,\n" +
 				"admin@tiledesk.com,password-0003,,\n"
 			res, body := c.do("POST", "/api/v1/projects/shop/users/import", csv)
-			var rep web.ImportReport
+			var rep admin.ImportReport
 			if err := json.Unmarshal(body, &rep); err != nil || res.StatusCode != http.StatusOK {
 				t.Fatalf("import: %d %s", res.StatusCode, body)
 			}

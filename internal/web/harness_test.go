@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"log/slog"
 	"net"
@@ -162,7 +163,7 @@ func (e *env) user(projectID, email string) *enduser.User {
 func (e *env) operator(email, role, tenant string) *operator.Operator {
 	e.t.Helper()
 	ctx := context.Background()
-	if err := e.a.AddOperator(ctx, "test", email, "operator-pass-1", role, tenant); err != nil {
+	if _, err := e.a.Admin.CreateOperatorWithRole(ctx, admin.Actor{Email: "test"}, email, "operator-pass-1", role, tenant); err != nil {
 		e.t.Fatal(err)
 	}
 	o, err := e.a.Operators.GetByEmail(ctx, email)

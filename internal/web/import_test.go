@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
-	"github.com/pingstreams/pingauth/internal/web"
 )
 
 // TestImportOutlastsWriteTimeout: a CSV import hashes every password, so a
@@ -49,7 +49,7 @@ func TestImportOutlastsWriteTimeout(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("import: %d %s", res.StatusCode, body)
 	}
-	var rep web.ImportReport
+	var rep admin.ImportReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatalf("import report: %v: %s", err, body)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -317,7 +318,7 @@ func (c *Console) claimsUpdate(g *gin.Context, p *project.Project) {
 	c.methodsSubmit(g, p, "claims", func(ctx context.Context, actor string, p *project.Project) error {
 		return c.d.Modes.SetMapping(ctx, actor, &mapping.Mapping{ProjectID: p.ID, IDClaim: f.IDClaim, Prefix: f.Prefix,
 			FirstnameClaim: f.FirstnameClaim, LastnameClaim: f.LastnameClaim, EmailClaim: f.EmailClaim, RolesClaim: f.RolesClaim,
-			Attributes: splitList(strings.NewReplacer(",", "\n", "\r", "").Replace(f.Attributes), "\n")})
+			Attributes: admin.SplitList(strings.NewReplacer(",", "\n", "\r", "").Replace(f.Attributes), "\n")})
 	}, func(d *methodsPage, msg string) { d.ClaimsError, d.Claims = msg, f })
 }
 
@@ -337,8 +338,8 @@ func (c *Console) idpUpdate(g *gin.Context, p *project.Project) {
 			}
 		}
 		cfg := &idp.Config{ProjectID: p.ID, Issuer: f.Issuer, JWKSURL: f.JWKSURL, LeewaySeconds: leeway, EmailsVerified: f.EmailsVerified,
-			Audiences:  splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Audiences), "\n"),
-			Algorithms: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(f.Algorithms), ",")}
+			Audiences:  admin.SplitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Audiences), "\n"),
+			Algorithms: admin.SplitList(strings.NewReplacer(";", ",", " ", ",").Replace(f.Algorithms), ",")}
 		return c.d.Modes.SetIdP(ctx, actor, cfg, hs)
 	}, func(d *methodsPage, msg string) {
 		f.HasHSSecret = d.IdP.HasHSSecret

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -259,7 +260,7 @@ func (c *Console) dashboard(g *gin.Context) {
 		for _, p := range ps {
 			if p.TenantID == t.ID {
 				row := projectRow{Project: p}
-				if s, err := c.secretInfo(ctx, p.ID); err == nil {
+				if s, err := c.d.Admin.SecretInfo(ctx, p.ID); err == nil {
 					row.SecretVersion = s.Version
 				}
 				b.Projects = append(b.Projects, row)
@@ -271,7 +272,7 @@ func (c *Console) dashboard(g *gin.Context) {
 }
 
 func (c *Console) tenantCreate(g *gin.Context) {
-	if _, err := c.createTenant(g, g.PostForm("id"), g.PostForm("name")); err != nil {
+	if _, err := c.d.Admin.CreateTenant(g.Request.Context(), c.actor(g), admin.TenantInput{ID: g.PostForm("id"), Name: g.PostForm("name")}); err != nil {
 		c.formError(g, err, func(msg string, _ int) {
 			c.fail(g, &apperr.Error{Kind: apperr.ErrInvalid, Message: "Could not create the tenant: " + msg})
 		})
@@ -311,7 +312,7 @@ func readProjectForm(g *gin.Context) (projectForm, *project.Project, *int, error
 		TTL: strings.TrimSpace(g.PostForm("ttl")), Refresh: strings.TrimSpace(g.PostForm("refresh_ttl")),
 		Status: g.PostForm("status"), Aud: strings.TrimSpace(g.PostForm("audience_base"))}
 	p := &project.Project{ID: f.ID, Name: f.Name, Status: f.Status, AudienceBase: f.Aud}
-	p.AllowedOrigins = splitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Origins), "\n")
+	p.AllowedOrigins = admin.SplitList(strings.NewReplacer(",", "\n", " ", "\n", "\r", "").Replace(f.Origins), "\n")
 	ttl, err := parseSeconds("ttl", f.TTL, "token lifetime")
 	p.TokenTTLSeconds = ttl
 	var refreshTTL *int
@@ -329,7 +330,8 @@ func (c *Console) projectCreate(g *gin.Context) {
 	f, p, refreshTTL, err := readProjectForm(g)
 	f.Tenant, f.New = g.Param("tenantId"), true
 	if err == nil {
-		err = c.createProject(g, p, refreshTTL)
+		_, err = c.d.Admin.CreateProject(g.Request.Context(), c.actor(g), admin.ProjectInput{ID: p.ID, TenantID: g.Param("tenantId"), Name: p.Name,
+			AllowedOrigins: p.AllowedOrigins, TokenTTLSeconds: p.TokenTTLSeconds, RefreshTTLSeconds: refreshTTL, AudienceBase: p.AudienceBase, Status: p.Status})
 	}
 	if err != nil {
 		c.formError(g, err, func(msg string, status int) {
@@ -355,7 +357,7 @@ func (c *Console) projectUpdate(g *gin.Context, p *project.Project) {
 		if refreshTTL != nil {
 			in.RefreshTTLSeconds = *refreshTTL
 		}
-		err = c.updateProject(g, in)
+		err = c.d.Admin.UpdateProject(g.Request.Context(), c.actor(g), in)
 	}
 	if err != nil {
 		c.formError(g, err, func(msg string, status int) {
@@ -371,7 +373,7 @@ func (c *Console) projectDelete(g *gin.Context, p *project.Project) {
 		c.fail(g, apperr.Invalid("confirm_id", "type the project id to confirm deletion"))
 		return
 	}
-	if err := c.deleteProject(g, p); err != nil {
+	if err := c.d.Admin.DeleteProject(g.Request.Context(), c.actor(g), p); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -385,7 +387,7 @@ type projectPage struct {
 	Audience     string
 	AuthURL      string
 	ExampleURL   string
-	Secret       secretSummary
+	Secret       admin.SecretSummary
 	Snippet      string
 	Snippets     []snippet
 	Modes        []string
@@ -417,7 +419,7 @@ func (c *Console) projectFormError(g *gin.Context, p *project.Project, err error
 }
 
 func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage, error) {
-	s, err := c.secretInfo(g.Request.Context(), p.ID)
+	s, err := c.d.Admin.SecretInfo(g.Request.Context(), p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +460,7 @@ func (c *Console) secretRotate(g *gin.Context, p *project.Project) {
 		zero := 0
 		grace = &zero
 	}
-	meta, value, err := c.rotateSecret(g, p, grace)
+	meta, value, err := c.d.Admin.RotateSecret(g.Request.Context(), c.actor(g), p, grace)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -479,7 +481,7 @@ func (c *Console) secretPaste(g *gin.Context, p *project.Project) {
 		zero := 0
 		grace = &zero
 	}
-	if _, err := c.putSecret(g, p, g.PostForm("secret"), grace); err != nil {
+	if _, err := c.d.Admin.PutSecret(g.Request.Context(), c.actor(g), p, admin.SecretInput{Value: g.PostForm("secret"), GraceSeconds: grace}); err != nil {
 		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.PasteError = msg })
 		return
 	}
@@ -488,8 +490,8 @@ func (c *Console) secretPaste(g *gin.Context, p *project.Project) {
 
 // roleRulesUpdate saves the "Who may sign in" form (end-user role rules).
 func (c *Console) roleRulesUpdate(g *gin.Context, p *project.Project) {
-	roles := splitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
-	if err := c.setMapping(g, p, roles); err != nil {
+	roles := admin.SplitList(strings.NewReplacer(";", ",", "\n", ",", " ", ",").Replace(g.PostForm("roles")), ",")
+	if _, err := c.d.Admin.SetRoleRules(g.Request.Context(), c.actor(g), p, roles); err != nil {
 		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.MappingError = msg })
 		return
 	}
@@ -512,7 +514,7 @@ type usersPage struct {
 	Prev        string
 	Next        string
 	CanWrite    bool
-	Form        userInput
+	Form        admin.UserInput
 	FormErr     string
 	RowErr      string
 }
@@ -558,10 +560,10 @@ func (c *Console) usersPage(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) userCreate(g *gin.Context, p *project.Project) {
-	in := userInput{Email: g.PostForm("email"), Username: g.PostForm("username"), ExternalID: strings.TrimSpace(g.PostForm("external_id")),
+	in := admin.UserInput{Email: g.PostForm("email"), Username: g.PostForm("username"), ExternalID: strings.TrimSpace(g.PostForm("external_id")),
 		Firstname: g.PostForm("firstname"), Lastname: g.PostForm("lastname"), Password: g.PostForm("password"),
-		Roles: splitList(strings.NewReplacer(";", ",", " ", ",").Replace(g.PostForm("roles")), ",")}
-	if _, err := c.createUser(g, p, in); err != nil {
+		Roles: admin.SplitList(strings.NewReplacer(";", ",", " ", ",").Replace(g.PostForm("roles")), ",")}
+	if _, err := c.d.Admin.CreateUser(g.Request.Context(), c.actor(g), p, in); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.usersData(g, p)
 			if err != nil {
@@ -579,7 +581,7 @@ func (c *Console) userCreate(g *gin.Context, p *project.Project) {
 
 func (c *Console) userSetEnabled(g *gin.Context, p *project.Project) {
 	enabled := g.PostForm("enabled") == "true"
-	if err := c.setUserEnabled(g, p, g.Param("userId"), enabled); err != nil {
+	if err := c.d.Admin.SetUserEnabled(g.Request.Context(), c.actor(g), p, g.Param("userId"), enabled); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -591,7 +593,7 @@ func (c *Console) userSetEnabled(g *gin.Context, p *project.Project) {
 }
 
 func (c *Console) userResetPassword(g *gin.Context, p *project.Project) {
-	if err := c.setUserPassword(g, p, g.Param("userId"), g.PostForm("password")); err != nil {
+	if err := c.d.Admin.SetUserPassword(g.Request.Context(), c.actor(g), p, g.Param("userId"), g.PostForm("password")); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.usersData(g, p)
 			if err != nil {
@@ -608,7 +610,7 @@ func (c *Console) userResetPassword(g *gin.Context, p *project.Project) {
 
 // userRevokeRefresh is the users page's "Revoke remembered sign-ins".
 func (c *Console) userRevokeRefresh(g *gin.Context, p *project.Project) {
-	if _, err := c.revokeUserRefresh(g, p, g.Param("userId")); err != nil {
+	if _, err := c.d.Admin.RevokeUserRefresh(g.Request.Context(), c.actor(g), p, g.Param("userId")); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -617,7 +619,7 @@ func (c *Console) userRevokeRefresh(g *gin.Context, p *project.Project) {
 
 type importPage struct {
 	P      *project.Project
-	Report *ImportReport
+	Report *admin.ImportReport
 	Error  string
 }
 
@@ -677,7 +679,7 @@ func (c *Console) membersPage(g *gin.Context) {
 
 func (c *Console) memberAdd(g *gin.Context) {
 	t := g.Param("tenantId")
-	if _, err := c.addMember(g, t, g.PostForm("email"), g.PostForm("password"), g.PostForm("role")); err != nil {
+	if _, err := c.d.Admin.AddMember(g.Request.Context(), c.actor(g), t, admin.MemberInput{Email: g.PostForm("email"), Password: g.PostForm("password"), Role: g.PostForm("role")}); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.membersData(g)
 			if err != nil {
@@ -694,7 +696,7 @@ func (c *Console) memberAdd(g *gin.Context) {
 
 func (c *Console) memberRemove(g *gin.Context) {
 	t := g.Param("tenantId")
-	if err := c.removeMember(g, t, g.Param("operatorId")); err != nil {
+	if err := c.d.Admin.RemoveMember(g.Request.Context(), c.actor(g), t, g.Param("operatorId")); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -729,7 +731,7 @@ func (c *Console) operatorsPage(g *gin.Context) {
 }
 
 func (c *Console) operatorCreate(g *gin.Context) {
-	_, err := c.createOperator(g, g.PostForm("email"), g.PostForm("name"), g.PostForm("password"), g.PostForm("platform_admin") == "1")
+	_, err := c.d.Admin.CreateOperator(g.Request.Context(), c.actor(g), admin.OperatorInput{Email: g.PostForm("email"), Name: g.PostForm("name"), Password: g.PostForm("password"), PlatformAdmin: g.PostForm("platform_admin") == "1"})
 	if err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.operatorsData(g)
@@ -746,7 +748,7 @@ func (c *Console) operatorCreate(g *gin.Context) {
 }
 
 func (c *Console) operatorSetDisabled(g *gin.Context) {
-	if err := c.setOperatorDisabled(g, g.Param("operatorId"), g.PostForm("disabled") == "true"); err != nil {
+	if err := c.d.Admin.SetOperatorDisabled(g.Request.Context(), c.actor(g), g.Param("operatorId"), g.PostForm("disabled") == "true"); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -754,7 +756,7 @@ func (c *Console) operatorSetDisabled(g *gin.Context) {
 }
 
 func (c *Console) operatorResetPassword(g *gin.Context) {
-	if err := c.setOperatorPassword(g, g.Param("operatorId"), g.PostForm("password")); err != nil {
+	if err := c.d.Admin.SetOperatorPassword(g.Request.Context(), c.actor(g), g.Param("operatorId"), g.PostForm("password")); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.operatorsData(g)
 			if err != nil {
@@ -789,7 +791,7 @@ func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
 		c.fail(g, err)
 		return
 	}
-	es, err := c.d.Audit.List(g.Request.Context(), q)
+	es, err := c.d.Admin.AuditEvents(g.Request.Context(), q)
 	if err != nil {
 		c.fail(g, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"github.com/pingstreams/pingauth/internal/admin"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -31,6 +32,9 @@ import (
 
 // Deps are the console's collaborators.
 type Deps struct {
+	// Admin performs every operator action (internal/admin); the console
+	// pages and the JSON API only translate to and from it.
+	Admin        *admin.Service
 	Log          *slog.Logger
 	Projects     *project.Repo
 	Users        *enduser.Repo
@@ -342,11 +346,10 @@ func (c *Console) scope(g *gin.Context) []string {
 	return ts
 }
 
-func (c *Console) record(g *gin.Context, e audit.Event) {
-	e.Actor = operatorOf(g).Email
-	if err := c.d.Audit.Record(g.Request.Context(), e); err != nil {
-		c.d.Log.ErrorContext(g.Request.Context(), "audit record failed", "action", e.Action, "error", err.Error())
-	}
+// actor is the signed-in operator as the admin service's actor.
+func (c *Console) actor(g *gin.Context) admin.Actor {
+	o := operatorOf(g)
+	return admin.Actor{OperatorID: o.ID, Email: o.Email}
 }
 
 func (c *Console) setSessionCookie(g *gin.Context, raw string, maxAge int) {

@@ -33,7 +33,7 @@ func (c *Console) login(g *gin.Context, email, password string) (*operator.Opera
 		return nil, "", err
 	}
 	c.setSessionCookie(g, raw, int(c.d.Operators.SessionTTL().Seconds()))
-	_ = c.d.Audit.Record(ctx, audit.Event{Actor: o.Email, Action: "operator.login", Target: o.Email})
+	_ = c.d.Audit.Record(ctx, audit.Event{Actor: o.Email, Action: audit.OperatorLogin, Target: o.Email})
 	return o, raw, nil
 }
 
@@ -43,7 +43,7 @@ func (c *Console) endSession(g *gin.Context) {
 		if err := c.d.Operators.RevokeSession(g.Request.Context(), raw); err != nil {
 			c.d.Log.ErrorContext(g.Request.Context(), "logout failed", "error", err.Error())
 		}
-		_ = c.d.Audit.Record(g.Request.Context(), audit.Event{Actor: operatorOf(g).Email, Action: "operator.logout", Target: operatorOf(g).Email})
+		_ = c.d.Audit.Record(g.Request.Context(), audit.Event{Actor: operatorOf(g).Email, Action: audit.OperatorLogout, Target: operatorOf(g).Email})
 	}
 	c.setSessionCookie(g, "", -1)
 }

@@ -1,0 +1,47 @@
+package audit
+
+// Actions recorded in Event.Action: one constant per kind of change, used
+// by every writer (the admin service, the verification-mode admin, the
+// secret manager, sessions) so that console, API and CLI record the same
+// action for the same change.
+const (
+	TenantCreate          = "tenant.create"
+	TenantEmailDenyList   = "tenant.email_denylist"
+	ProjectCreate         = "project.create"
+	ProjectUpdate         = "project.update"
+	ProjectDelete         = "project.delete"
+	SecretCreate          = "secret.create"
+	SecretRotate          = "secret.rotate"
+	SecretDelete          = "secret.delete"
+	EndUserCreate         = "enduser.create"
+	EndUserUpdate         = "enduser.update"
+	EndUserDelete         = "enduser.delete"
+	EndUserEnable         = "enduser.enable"
+	EndUserDisable        = "enduser.disable"
+	EndUserPasswordReset  = "enduser.password_reset"
+	EndUserImport         = "enduser.import"
+	EndUserRefreshRevoke  = "enduser.refresh_revoke"
+	RefreshRevoke         = "refresh.revoke"
+	OperatorCreate        = "operator.create"
+	OperatorDelete        = "operator.delete"
+	OperatorEnable        = "operator.enable"
+	OperatorDisable       = "operator.disable"
+	OperatorPasswordReset = "operator.password_reset"
+	OperatorRoleGrant     = "operator.role_grant"
+	OperatorRoleRevoke    = "operator.role_revoke"
+	OperatorTokenCreate   = "operator.token_create"
+	OperatorTokenDelete   = "operator.token_delete"
+	OperatorLogin         = "operator.login"
+	OperatorLogout        = "operator.logout"
+	APIKeyCreate          = "apikey.create"
+	APIKeyRevoke          = "apikey.revoke"
+	ModesSet              = "modes.set"
+	MappingSet            = "mapping.set"
+	OverrideSet           = "mapping.override.set"
+	OverrideDelete        = "mapping.override.delete"
+	IdPSet                = "idp.set"
+	IdPDelete             = "idp.delete"
+	// RoleRulesUpdate: the end-user role rules of a project (which end-user
+	// roles may sign in).
+	RoleRulesUpdate = "role_rules.update"
+)
