@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/pingstreams/pingauth/internal/admin"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/pingstreams/pingauth/internal/admin"
 
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/rbac"

@@ -24,6 +24,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
+	"github.com/pingstreams/pingauth/internal/refresh"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
 
@@ -54,6 +55,8 @@ type Projects interface {
 	Get(ctx context.Context, id string) (*project.Project, error)
 	Update(ctx context.Context, p *project.Project) error
 	Delete(ctx context.Context, id string) error
+	ListTenants(ctx context.Context, ids []string) ([]project.Tenant, error)
+	List(ctx context.Context, f project.ListFilter) ([]project.Project, error)
 }
 
 // Users is what the service needs of the end-user repository (*enduser.Repo).
@@ -64,6 +67,7 @@ type Users interface {
 	SetEnabled(ctx context.Context, projectID, id string, enabled bool) error
 	SetPassword(ctx context.Context, projectID, id, password string) error
 	Delete(ctx context.Context, projectID, id string) error
+	List(ctx context.Context, projectID string, o enduser.ListOptions) ([]enduser.User, int64, error)
 }
 
 // Operators is what the service needs of the operator repository
@@ -77,6 +81,8 @@ type Operators interface {
 	Delete(ctx context.Context, id string) error
 	NewToken(ctx context.Context, operatorID, name string, ttl time.Duration) (string, *operator.Token, error)
 	DeleteToken(ctx context.Context, operatorID, tokenID string) error
+	ListTokens(ctx context.Context, operatorID string) ([]operator.Token, error)
+	List(ctx context.Context, ids []string) ([]operator.Operator, error)
 }
 
 // Roles is what the service needs of the access policy (*rbac.Authorizer).
@@ -87,6 +93,7 @@ type Roles interface {
 	RevokeAll(ctx context.Context, operatorID string) error
 	SetEndUserRoles(ctx context.Context, tenant, projectID string, roles []string) error
 	EndUserRoles(projectID string) []string
+	Members(tenant string) []rbac.Assignment
 }
 
 // Secrets is the shared-secret store (secret.SecretStore); it records the
@@ -104,8 +111,9 @@ type Auditor interface {
 	List(ctx context.Context, q audit.Query) ([]audit.Event, error)
 }
 
-// RefreshStore revokes refresh credentials (*refresh.Store).
+// RefreshStore lists and revokes refresh credentials (*refresh.Store).
 type RefreshStore interface {
+	Families(ctx context.Context, projectID, endUserID string) ([]refresh.Family, error)
 	RevokeUser(ctx context.Context, projectID, endUserID, reason string) (int, error)
 	RevokeProject(ctx context.Context, projectID, reason string) (int64, error)
 }
@@ -168,7 +176,6 @@ func (s *Service) endRefresh(ctx context.Context, projectID, userID, reason stri
 		s.d.Log.ErrorContext(ctx, "revoking refresh credentials failed", "project_id", projectID, "user_id", userID, "reason", reason, "error", err.Error())
 	}
 }
-
 
 // AuditEvents lists audit events matching q. The transport scopes q to what
 // the actor may read (its tenants, a project it may read).

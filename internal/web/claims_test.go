@@ -2,11 +2,12 @@ package web_test
 
 import (
 	"encoding/json"
-	"github.com/pingstreams/pingauth/internal/admin"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/pingstreams/pingauth/internal/admin"
 
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"

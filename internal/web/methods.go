@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pingstreams/pingauth/internal/admin"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/admin"
 
 	"github.com/gin-gonic/gin"
 

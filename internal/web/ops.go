@@ -34,24 +34,9 @@ func (c *Console) importUsers(g *gin.Context, p *project.Project, r io.Reader) (
 
 // auditQuery builds an audit query limited to what the operator may read.
 func (c *Console) auditQuery(g *gin.Context, projectID string, limit int, before int64) (audit.Query, error) {
-	q := audit.Query{ProjectID: projectID, Limit: limit, BeforeID: before}
-	if projectID != "" {
-		p, err := c.d.Projects.Get(g.Request.Context(), projectID)
-		if err != nil || !c.can(g, p.TenantID, rbac.ObjAudit, rbac.ActRead) {
-			return q, apperr.Forbidden("you cannot read the audit log of this project")
-		}
-		return q, nil
-	}
-	if ts := c.scope(g); ts != nil {
-		var readable []string
-		for _, t := range ts {
-			if c.can(g, t, rbac.ObjAudit, rbac.ActRead) {
-				readable = append(readable, t)
-			}
-		}
-		q.TenantIDs = append([]string{}, readable...)
-	}
-	return q, nil
+	return c.d.Admin.AuditQuery(g.Request.Context(), projectID, limit, before, c.scope(g), func(tenant string) bool {
+		return c.can(g, tenant, rbac.ObjAudit, rbac.ActRead)
+	})
 }
 
 // publicError returns the client-safe message of err.

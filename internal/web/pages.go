@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"fmt"
-	"github.com/pingstreams/pingauth/internal/admin"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/admin"
+	"github.com/pingstreams/pingauth/internal/adminapi"
 
 	"github.com/gin-gonic/gin"
 
@@ -520,7 +522,7 @@ type usersPage struct {
 }
 
 func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, error) {
-	limit, offset, err := pageParams(g)
+	limit, offset, err := adminapi.PageParams(g)
 	if err != nil {
 		return nil, err
 	}
@@ -653,7 +655,7 @@ func (c *Console) usersImport(g *gin.Context, p *project.Project) {
 
 type membersPage struct {
 	Tenant   string
-	Members  []member
+	Members  []admin.Member
 	Roles    []string
 	CanWrite bool
 	Email    string
@@ -661,7 +663,7 @@ type membersPage struct {
 
 func (c *Console) membersData(g *gin.Context) (*membersPage, error) {
 	t := g.Param("tenantId")
-	ms, err := c.members(g, t)
+	ms, err := c.d.Admin.Members(g.Request.Context(), t)
 	if err != nil {
 		return nil, err
 	}
@@ -704,21 +706,17 @@ func (c *Console) memberRemove(g *gin.Context) {
 }
 
 type operatorsPage struct {
-	Ops   []operatorView
+	Ops   []admin.OperatorView
 	Me    string
 	Email string
 }
 
 func (c *Console) operatorsData(g *gin.Context) (*operatorsPage, error) {
-	os, err := c.d.Operators.List(g.Request.Context(), nil)
+	ops, err := c.d.Admin.Operators(g.Request.Context())
 	if err != nil {
 		return nil, err
 	}
-	d := &operatorsPage{Me: operatorOf(g).ID}
-	for i := range os {
-		d.Ops = append(d.Ops, operatorView{&os[i], c.d.RBAC.Assignments(os[i].ID)})
-	}
-	return d, nil
+	return &operatorsPage{Ops: ops, Me: operatorOf(g).ID}, nil
 }
 
 func (c *Console) operatorsPage(g *gin.Context) {
@@ -781,7 +779,7 @@ type auditPage struct {
 }
 
 func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
-	limit, before, err := c.auditParams(g)
+	limit, before, err := adminapi.AuditParams(g)
 	if err != nil {
 		c.fail(g, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -55,7 +56,29 @@ func TestRoleRulesOneValidator(t *testing.T) {
 		if got := res3.StatusCode < 300; got != tc.ok {
 			t.Errorf("role-rules API %q: %d %s", tc.role, res3.StatusCode, b3)
 		}
+		res4, b4 := c.do("PUT", "/api/v1/projects/shop1/role-rules", map[string]any{"roles": []string{tc.role, "gold"}})
+		if got := res4.StatusCode == http.StatusOK; got != tc.ok || (tc.ok && !strings.Contains(string(b4), `"role":"gold"`)) {
+			t.Errorf("PUT role-rules %q: %d %s", tc.role, res4.StatusCode, b4)
+		}
 		_, _ = c.do("PUT", "/api/v1/projects/shop1/enduser-roles", map[string]any{"roles": []string{}})
+	}
+	// One audit action for every path: the form, PUT role-rules, the
+	// enduser-roles alias and POST of one role.
+	evs, err := e.a.Audit.List(t.Context(), audit.Query{ProjectID: "shop1", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Action, "role") || ev.Action == "mapping.update" {
+			n++
+			if ev.Action != audit.RoleRulesUpdate {
+				t.Errorf("role rule change recorded as %q", ev.Action)
+			}
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d role rule audit events, want one per accepted change", n)
 	}
 	if !e.a.RBAC.EndUserMayAuthenticate(t.Context(), "shop1", []string{"anyone"}) {
 		t.Error("role rules left behind")

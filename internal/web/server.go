@@ -9,12 +9,15 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"github.com/pingstreams/pingauth/internal/admin"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/admin"
+	"github.com/pingstreams/pingauth/internal/adminapi"
 
 	"github.com/gin-gonic/gin"
 
@@ -89,6 +92,7 @@ func (noGuard) Attempt(_, _, _ string, check func() error) error { return check(
 // Console holds the handlers.
 type Console struct {
 	d      Deps
+	api    *adminapi.ConsoleAPI
 	secure bool
 	cookie string
 	pages  *pages
@@ -132,6 +136,8 @@ func New(d Deps) (*Console, error) {
 		d.ProjectChanged = func(string) {}
 	}
 	c := &Console{d: d}
+	c.api = adminapi.NewConsoleAPI(adminapi.ConsoleDeps{Admin: d.Admin, Access: c, Log: d.Log, PublicURL: d.PublicURL,
+		AudienceBase: d.AudienceBase, MaxBodyBytes: maxFormBytes, MaxImportBytes: maxImportBytes})
 	if u, err := url.Parse(d.PublicURL); err == nil && u.Scheme == "https" {
 		c.secure = true
 	}
@@ -344,6 +350,33 @@ func (c *Console) scope(g *gin.Context) []string {
 		return nil
 	}
 	return ts
+}
+
+// Actor implements adminapi.Access.
+func (c *Console) Actor(g *gin.Context) admin.Actor { return c.actor(g) }
+
+// Operator implements adminapi.Access.
+func (c *Console) Operator(g *gin.Context) *operator.Operator { return operatorOf(g) }
+
+// CSRFToken implements adminapi.Access.
+func (c *Console) CSRFToken(g *gin.Context) string {
+	if raw := g.GetString(ctxSessionRaw); raw != "" {
+		return operator.CSRFToken(raw)
+	}
+	return ""
+}
+
+// Scope implements adminapi.Access.
+func (c *Console) Scope(g *gin.Context) []string { return c.scope(g) }
+
+// AuditQuery implements adminapi.Access.
+func (c *Console) AuditQuery(g *gin.Context, projectID string, limit int, before int64) (audit.Query, error) {
+	return c.auditQuery(g, projectID, limit, before)
+}
+
+// ImportUsers implements adminapi.Access.
+func (c *Console) ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (*admin.ImportReport, error) {
+	return c.importUsers(g, p, r)
 }
 
 // actor is the signed-in operator as the admin service's actor.

@@ -118,36 +118,4 @@ func (c *Console) logout(g *gin.Context) {
 	g.Redirect(http.StatusSeeOther, consoleLoginPath)
 }
 
-// member is one operator's role in a tenant.
-type member struct {
-	Operator *operator.Operator `json:"operator"`
-	Role     string             `json:"role"`
-}
-
-func (c *Console) members(g *gin.Context, tenant string) ([]member, error) {
-	if _, err := c.d.Projects.GetTenant(g.Request.Context(), tenant); err != nil {
-		return nil, err
-	}
-	as := c.d.RBAC.Members(tenant)
-	ids := make([]string, 0, len(as))
-	for _, a := range as {
-		ids = append(ids, a.OperatorID)
-	}
-	ops, err := c.d.Operators.List(g.Request.Context(), ids)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*operator.Operator{}
-	for i := range ops {
-		byID[ops[i].ID] = &ops[i]
-	}
-	out := []member{}
-	for _, a := range as {
-		if o := byID[a.OperatorID]; o != nil {
-			out = append(out, member{Operator: o, Role: a.Role})
-		}
-	}
-	return out, nil
-}
-
 var _ = apperr.ErrInvalid
