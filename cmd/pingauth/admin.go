@@ -80,6 +80,9 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	for k, fn := range c.modeCommands() { // verification modes (modes.go)
 		cmds[k] = fn
 	}
+	for k, fn := range c.chatCommands() { // chat-server connections (chat.go)
+		cmds[k] = fn
+	}
 	fn, ok := cmds[key]
 	if !ok {
 		return c.groupHelp(args[0], sub, cmds)
@@ -435,6 +438,7 @@ func (c *cli) secretRotate(ctx context.Context, a *app.App, args []string) error
 	fs := c.flags("secret rotate")
 	pid := fs.String("project", "", "project id")
 	grace := graceFlag(fs)
+	local := fs.Bool("local", false, "generate the secret here instead of on the chat server (the public chat server never accepts it; only for tokens checked by pingauth's /verify alone)")
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
@@ -446,12 +450,23 @@ func (c *cli) secretRotate(ctx context.Context, a *app.App, args []string) error
 	if err != nil {
 		return err
 	}
-	meta, value, err := a.Admin.RotateSecret(ctx, admin.CLI(), p, seconds(g))
+	rot, err := a.Admin.RotateSecret(ctx, admin.CLI(), p, admin.RotateInput{GraceSeconds: seconds(g), Local: *local})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "secret of project %s rotated to version %d; it is printed once below on stdout\n", *pid, meta.Version)
-	fmt.Fprintln(c.stdout, string(value))
+	if !rot.ChatServer {
+		fmt.Fprintf(c.stderr, "WARNING: %s\n", rot.Warning)
+		fmt.Fprintf(c.stderr, "secret of project %s generated locally as version %d; it is printed once below on stdout\n", *pid, rot.Version.Version)
+		fmt.Fprintln(c.stdout, string(rot.Value))
+		return nil
+	}
+	verdict := "a probe token passed the chat server's /testauth"
+	if !rot.ProbeOK {
+		verdict = "BUT a probe token did NOT pass the chat server's /testauth: run pingauth chat test -project " + p.ID
+	}
+	fmt.Fprintf(c.stdout, "secret of project %s regenerated on the chat server and stored as version %d (switch window %d ms); %s\n",
+		p.ID, rot.Version.Version, rot.WindowMillis, verdict)
+	fmt.Fprintln(c.stdout, "the grace window of the old version applies only to pingauth's /verify: the chat server accepts only the new secret")
 	return nil
 }
 

@@ -137,6 +137,14 @@ type Deps struct {
 	ProjectChanged func(projectID string)
 	// DefaultTTL is the token lifetime of a project created without one.
 	DefaultTTL time.Duration
+	// AudienceBase is the deployment's audience base (rotation probes).
+	AudienceBase string
+	// Chat and ChatConns reach the chat server (nil: no connections; a
+	// rotation then needs RotateInput.Local).
+	Chat      ChatServer
+	ChatConns ChatConnections
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Service performs admin operations. Create it with New.
@@ -149,6 +157,9 @@ func New(d Deps) *Service {
 	}
 	if d.ProjectChanged == nil {
 		d.ProjectChanged = func(string) {}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	return &Service{d: d}
 }

@@ -47,15 +47,6 @@ func (s *Service) PutSecret(ctx context.Context, a Actor, p *project.Project, in
 	return s.d.Secrets.Put(ctx, p.ID, []byte(value), secret.WriteOptions{Actor: a.Email, Grace: grace})
 }
 
-// RotateSecret generates a new secret locally and returns it once.
-func (s *Service) RotateSecret(ctx context.Context, a Actor, p *project.Project, graceSeconds *int) (secret.Meta, []byte, error) {
-	grace, err := graceOption(graceSeconds)
-	if err != nil {
-		return secret.Meta{}, nil, err
-	}
-	return s.d.Secrets.Rotate(ctx, p.ID, secret.WriteOptions{Actor: a.Email, Grace: grace})
-}
-
 // SecretSummary is what the console and the API show about a project's
 // secret (never its value).
 type SecretSummary struct {

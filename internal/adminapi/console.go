@@ -13,6 +13,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/admin"
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/chatserver"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/operator"
@@ -426,21 +427,24 @@ func (h *ConsoleAPI) SecretPut(g *gin.Context, p *project.Project) {
 
 // SecretRotate serves POST /api/v1/projects/:projectId/secret/rotate.
 func (h *ConsoleAPI) SecretRotate(g *gin.Context, p *project.Project) {
-	var in struct {
-		GraceSeconds *int `json:"grace_seconds"`
-	}
+	var in admin.RotateInput
 	if g.Request.ContentLength != 0 {
 		if err := h.bind(g, &in); err != nil {
 			h.fail(g, err)
 			return
 		}
 	}
-	meta, value, err := h.d.Admin.RotateSecret(g.Request.Context(), h.d.Access.Actor(g), p, in.GraceSeconds)
+	rot, err := h.d.Admin.RotateSecret(g.Request.Context(), h.d.Access.Actor(g), p, in)
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	h.ok(g, http.StatusOK, gin.H{"version": meta, "secret": string(value)})
+	out := gin.H{"version": rot.Version, "chat_server": rot.ChatServer, "probe_ok": rot.ProbeOK, "window_ms": rot.WindowMillis}
+	if rot.Value != nil { // a local rotation: shown once
+		out["secret"] = string(rot.Value)
+		out["warning"] = rot.Warning
+	}
+	h.ok(g, http.StatusOK, out)
 }
 
 // --- end-user role mapping ---
@@ -678,4 +682,88 @@ func (h *ConsoleAPI) writeAudit(g *gin.Context, q audit.Query) {
 		return
 	}
 	h.ok(g, http.StatusOK, gin.H{"events": es})
+}
+
+// --- chat-server connections ---
+
+func connView(c *chatserver.Connection) gin.H {
+	return gin.H{"scope": c.Scope, "scope_id": c.ScopeID, "base_url": c.BaseURL, "auth": c.Auth, "email": c.Email,
+		"updated_by": c.UpdatedBy, "updated_at": c.UpdatedAt}
+}
+
+// TenantChatConnection serves GET /api/v1/tenants/:tenantId/chat-connection.
+func (h *ConsoleAPI) TenantChatConnection(g *gin.Context) {
+	h.getConn(g, chatserver.ScopeTenant, g.Param("tenantId"))
+}
+
+// TenantChatConnectionPut serves PUT /api/v1/tenants/:tenantId/chat-connection.
+func (h *ConsoleAPI) TenantChatConnectionPut(g *gin.Context) {
+	t, err := h.d.Admin.Tenant(g.Request.Context(), g.Param("tenantId"))
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.putConn(g, chatserver.ScopeTenant, t.ID, t.ID)
+}
+
+// TenantChatConnectionDelete serves DELETE /api/v1/tenants/:tenantId/chat-connection.
+func (h *ConsoleAPI) TenantChatConnectionDelete(g *gin.Context) {
+	h.deleteConn(g, chatserver.ScopeTenant, g.Param("tenantId"), g.Param("tenantId"))
+}
+
+// ProjectChatConnection serves GET /api/v1/projects/:projectId/chat-connection
+// (the project's own connection; 404 when it uses its tenant's).
+func (h *ConsoleAPI) ProjectChatConnection(g *gin.Context, p *project.Project) {
+	h.getConn(g, chatserver.ScopeProject, p.ID)
+}
+
+// ProjectChatConnectionPut serves PUT /api/v1/projects/:projectId/chat-connection.
+func (h *ConsoleAPI) ProjectChatConnectionPut(g *gin.Context, p *project.Project) {
+	h.putConn(g, chatserver.ScopeProject, p.ID, p.TenantID)
+}
+
+// ProjectChatConnectionDelete serves DELETE /api/v1/projects/:projectId/chat-connection.
+func (h *ConsoleAPI) ProjectChatConnectionDelete(g *gin.Context, p *project.Project) {
+	h.deleteConn(g, chatserver.ScopeProject, p.ID, p.TenantID)
+}
+
+// ProjectChatConnectionTest serves POST /api/v1/projects/:projectId/chat-connection/test.
+func (h *ConsoleAPI) ProjectChatConnectionTest(g *gin.Context, p *project.Project) {
+	res, err := h.d.Admin.TestChatConnection(g.Request.Context(), p)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, res)
+}
+
+func (h *ConsoleAPI) getConn(g *gin.Context, scope, id string) {
+	c, err := h.d.Admin.ChatConnection(g.Request.Context(), scope, id)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, connView(c))
+}
+
+func (h *ConsoleAPI) putConn(g *gin.Context, scope, id, tenantID string) {
+	var in admin.ChatConnectionInput
+	if err := h.bind(g, &in); err != nil {
+		h.fail(g, err)
+		return
+	}
+	c, err := h.d.Admin.SetChatConnection(g.Request.Context(), h.d.Access.Actor(g), scope, id, tenantID, in)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, connView(c))
+}
+
+func (h *ConsoleAPI) deleteConn(g *gin.Context, scope, id, tenantID string) {
+	if err := h.d.Admin.DeleteChatConnection(g.Request.Context(), h.d.Access.Actor(g), scope, id, tenantID); err != nil {
+		h.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pingstreams/pingauth/internal/admin"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/admin"
+	"github.com/pingstreams/pingauth/internal/chatserver"
 
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
@@ -132,15 +134,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Secrets = secret.NewCache(mgr, cfg.SecretCacheTTL, log, secret.WithVersionCheck(mgr, cfg.SecretCheck),
 		secret.WithChangeFeed(a.listening), // events make the per-project version check redundant
 		secret.WithInformedTTL(cfg.CacheSafetyTTL), secret.WithMaxEntries(cfg.CacheEntries))
+	// Every server-side fetch (JWKS, the chat server) goes through this one client.
+	out := outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
 		CacheSafetyTTL: cfg.CacheSafetyTTL, Informed: a.listening,
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
-		// Every server-side fetch (JWKS) goes through this one client.
-		Outbound: outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})})
+		Outbound: out})
 	a.wireEvents()
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
-		DefaultTTL: cfg.DefaultTTL})
+		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
+		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend)})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()

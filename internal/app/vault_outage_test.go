@@ -88,7 +88,7 @@ func TestVaultOutageOverHTTP(t *testing.T) {
 	if code, _, raw := s.do("POST", "/api/v1/session", map[string]string{"email": "admin@acme.example", "password": "operator-pass-1"}); code != 200 {
 		t.Fatalf("login: %d %s", code, raw)
 	}
-	code, out, raw := s.do("POST", "/api/v1/projects/shop/secret/rotate", nil)
+	code, out, raw := s.do("POST", "/api/v1/projects/shop/secret/rotate", map[string]any{"local": true})
 	if code != 200 {
 		t.Fatalf("rotate with Vault up: %d %s", code, raw)
 	}
@@ -103,7 +103,7 @@ func TestVaultOutageOverHTTP(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"POST", "/api/v1/projects/shop/secret/rotate", nil},
+		{"POST", "/api/v1/projects/shop/secret/rotate", map[string]any{"local": true}},
 		{"PUT", "/api/v1/projects/shop/secret", map[string]any{"secret": "pasted-secret-0123456789abcdef"}},
 	} {
 		code, out, raw := s.do(w.method, w.path, w.body)

@@ -5,14 +5,19 @@ package audit
 // secret manager, sessions) so that console, API and CLI record the same
 // action for the same change.
 const (
-	TenantCreate          = "tenant.create"
-	TenantEmailDenyList   = "tenant.email_denylist"
-	ProjectCreate         = "project.create"
-	ProjectUpdate         = "project.update"
-	ProjectDelete         = "project.delete"
-	SecretCreate          = "secret.create"
-	SecretRotate          = "secret.rotate"
-	SecretDelete          = "secret.delete"
+	TenantCreate        = "tenant.create"
+	TenantEmailDenyList = "tenant.email_denylist"
+	ProjectCreate       = "project.create"
+	ProjectUpdate       = "project.update"
+	ProjectDelete       = "project.delete"
+	SecretCreate        = "secret.create"
+	SecretRotate        = "secret.rotate"
+	SecretDelete        = "secret.delete"
+	// SecretChatRotate: a rotation on the chat server (keys/generate, stored
+	// here, probed with /testauth): versions and outcome, never the value.
+	SecretChatRotate      = "secret.chat_rotate"
+	ChatConnectionSet     = "chat_connection.set"
+	ChatConnectionDelete  = "chat_connection.delete"
 	EndUserCreate         = "enduser.create"
 	EndUserUpdate         = "enduser.update"
 	EndUserDelete         = "enduser.delete"

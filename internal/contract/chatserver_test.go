@@ -144,12 +144,18 @@ type pingauth struct {
 	srv *httptest.Server
 }
 
-func openPingauth(t *testing.T) *pingauth {
+func openPingauth(t *testing.T) *pingauth { return openPingauthEnv(t, nil) }
+
+// openPingauthEnv is openPingauth with extra PINGAUTH_* settings.
+func openPingauthEnv(t *testing.T, extra map[string]string) *pingauth {
 	t.Helper()
 	env := map[string]string{
 		"PINGAUTH_DATA_DIR":       t.TempDir(),
 		"PINGAUTH_MASTER_KEY":     base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"PINGAUTH_EMAIL_DENYLIST": "staff.agency.test",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {

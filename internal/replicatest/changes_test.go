@@ -47,7 +47,7 @@ func TestCLIChangesReachEveryReplica(t *testing.T) {
 	c.cli(t, "migrate")
 	c.cli(t, "tenant", "add", "-id", "acme", "-name", "Acme")
 	c.cli(t, "project", "add", "-id", "proj-chg", "-name", "Changes", "-tenant", "acme")
-	c.cli(t, "secret", "rotate", "-project", "proj-chg")
+	c.cli(t, "secret", "rotate", "-project", "proj-chg", "-local")
 	c.cli(t, "mode", "set", "-project", "proj-chg", "-modes", "server")
 	key := strings.TrimSpace(c.cli(t, "apikey", "create", "-project", "proj-chg", "-name", "site"))
 	rs := []*replica{c.start(t), c.start(t), c.start(t)}
@@ -65,7 +65,7 @@ func TestCLIChangesReachEveryReplica(t *testing.T) {
 		args  []string
 		holds func(r *replica) bool
 	}{
-		{"secret rotate", []string{"secret", "rotate", "-project", "proj-chg"}, func(r *replica) bool {
+		{"secret rotate", []string{"secret", "rotate", "-project", "proj-chg", "-local"}, func(r *replica) bool {
 			code, kid := r.mint(t, "proj-chg", key, "u1")
 			return code == http.StatusOK && kid != kid0
 		}},

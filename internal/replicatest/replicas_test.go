@@ -187,7 +187,7 @@ func TestRevokeThroughCLIReachesEveryReplica(t *testing.T) {
 	c.cli(t, "migrate")
 	c.cli(t, "tenant", "add", "-id", "acme", "-name", "Acme")
 	c.cli(t, "project", "add", "-id", "proj-rep", "-name", "Replicated", "-tenant", "acme")
-	c.cli(t, "secret", "rotate", "-project", "proj-rep")
+	c.cli(t, "secret", "rotate", "-project", "proj-rep", "-local")
 	c.cli(t, "mode", "set", "-project", "proj-rep", "-modes", "server")
 	key := strings.TrimSpace(c.cli(t, "apikey", "create", "-project", "proj-rep", "-name", "site"))
 	keyID, ok := apikey.ParseID(key)

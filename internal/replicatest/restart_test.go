@@ -31,7 +31,7 @@ func TestPostgresRestartResyncs(t *testing.T) {
 	c.cli(t, "migrate")
 	c.cli(t, "tenant", "add", "-id", "acme", "-name", "Acme")
 	c.cli(t, "project", "add", "-id", "proj-pgr", "-name", "Restart", "-tenant", "acme")
-	c.cli(t, "secret", "rotate", "-project", "proj-pgr")
+	c.cli(t, "secret", "rotate", "-project", "proj-pgr", "-local")
 	c.cli(t, "mode", "set", "-project", "proj-pgr", "-modes", "server")
 	key1 := strings.TrimSpace(c.cli(t, "apikey", "create", "-project", "proj-pgr", "-name", "one"))
 	key2 := strings.TrimSpace(c.cli(t, "apikey", "create", "-project", "proj-pgr", "-name", "two"))

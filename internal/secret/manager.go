@@ -74,7 +74,11 @@ func (m *Manager) Put(ctx context.Context, projectID string, value []byte, opts 
 		// JWT libraries (and the Pingstreams dashboard) use the secret as text.
 		return Meta{}, apperr.Invalid("secret", "secret must be valid UTF-8 text")
 	}
-	return m.write(ctx, projectID, value, SourcePasted, opts)
+	src := SourcePasted
+	if opts.Source == SourceChatServer {
+		src = SourceChatServer
+	}
+	return m.write(ctx, projectID, value, src, opts)
 }
 
 // Rotate implements SecretStore.

@@ -90,7 +90,7 @@ func TestBrowserExamplePageIsolation(t *testing.T) {
 	e.project("acme", projectID)
 	e.user(projectID, "visitor@example.com")
 	op := e.operator("root@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants)
-	res, body := e.login("root@ops.example").do("POST", "/api/v1/projects/"+projectID+"/secret/rotate", nil)
+	res, body := e.login("root@ops.example").do("POST", "/api/v1/projects/"+projectID+"/secret/rotate", map[string]any{"local": true})
 	var rot struct {
 		Secret string `json:"secret"`
 	}

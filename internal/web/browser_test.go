@@ -176,12 +176,18 @@ func TestBrowserTutorialFlow(t *testing.T) {
 		chromedp.SendKeys(css("#project-origins"), "https://shop.acme.example"),
 		shot("03-project-new"),
 		chromedp.Click(css("#project-save")),
-		chromedp.WaitVisible(css("#rotate")),
+		chromedp.WaitVisible(css("#no-chat-connection")),
 		shot("04-project-created"),
 	)
-	run("rotate secret",
-		chromedp.Click(css("#rotate")),
+	// No chat-server connection: the page says why a rotation cannot be
+	// done here, offers the paste form, and a local secret only behind an
+	// explicit choice with a warning.
+	run("generate a local secret",
+		chromedp.Click(css("#local-summary")),
+		chromedp.WaitVisible(css("#rotate-local")),
+		chromedp.Click(css("#rotate-local")),
 		chromedp.WaitVisible(css("#new-secret")),
+		chromedp.WaitVisible(css("#local-warning")),
 		shot("05-secret-once"),
 	)
 	secretValue := strings.TrimSpace(get("read secret", chromedp.Text(css("#new-secret"))))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/admin"
 	"github.com/pingstreams/pingauth/internal/adminapi"
+	"github.com/pingstreams/pingauth/internal/chatserver"
 
 	"github.com/gin-gonic/gin"
 
@@ -161,28 +162,30 @@ type errorPage struct {
 }
 
 var flashes = map[string]string{
-	"tenant":           "Tenant created.",
-	"created":          "Project created. Next: set its shared secret below.",
-	"saved":            "Project saved.",
-	"deleted":          "Project deleted.",
-	"pasted":           "Shared secret stored as a new version.",
-	"user":             "End-user added.",
-	"enabled":          "End-user enabled.",
-	"disabled":         "End-user disabled.",
-	"password":         "Password reset.",
-	"role_rules":       "End-user role rules saved.",
-	"member":           "Operator role granted.",
-	"removed":          "Operator removed from the tenant.",
-	"operator":         "Operator saved.",
-	"modes":            "Verification modes saved.",
-	"claims":           "Identity mapping saved.",
-	"idp":              "Identity provider saved.",
-	"idp_deleted":      "Identity provider removed.",
-	"key_revoked":      "API key revoked.",
-	"override":         "Per-user override saved.",
-	"override_removed": "Per-user override removed.",
-	"email_denylist":   "Email deny-list saved.",
-	"refresh_revoked":  "Remembered sign-ins revoked: the visitor must sign in with the password again.",
+	"tenant":             "Tenant created.",
+	"created":            "Project created. Next: set its shared secret below.",
+	"saved":              "Project saved.",
+	"deleted":            "Project deleted.",
+	"pasted":             "Shared secret stored as a new version.",
+	"user":               "End-user added.",
+	"enabled":            "End-user enabled.",
+	"disabled":           "End-user disabled.",
+	"password":           "Password reset.",
+	"role_rules":         "End-user role rules saved.",
+	"rotated":            "The chat server generated a new shared secret; it is stored here and a probe token passed the chat server's check.",
+	"rotated_unverified": "The chat server generated a new shared secret and it is stored here, but the probe token did not pass the chat server's check: test the connection.",
+	"member":             "Operator role granted.",
+	"removed":            "Operator removed from the tenant.",
+	"operator":           "Operator saved.",
+	"modes":              "Verification modes saved.",
+	"claims":             "Identity mapping saved.",
+	"idp":                "Identity provider saved.",
+	"idp_deleted":        "Identity provider removed.",
+	"key_revoked":        "API key revoked.",
+	"override":           "Per-user override saved.",
+	"override_removed":   "Per-user override removed.",
+	"email_denylist":     "Email deny-list saved.",
+	"refresh_revoked":    "Remembered sign-ins revoked: the visitor must sign in with the password again.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -385,23 +388,28 @@ func (c *Console) projectDelete(g *gin.Context, p *project.Project) {
 // --- project detail ---
 
 type projectPage struct {
-	P            *project.Project
-	Audience     string
-	AuthURL      string
-	ExampleURL   string
-	Secret       admin.SecretSummary
-	Snippet      string
-	Snippets     []snippet
-	Modes        []string
-	Mapping      string
-	CanEdit      bool
-	CanMethods   bool
-	CanRotate    bool
-	CanUsers     bool
-	CanMapping   bool
-	CanAudit     bool
-	NewSecret    string
-	NewVersion   int
+	P          *project.Project
+	Audience   string
+	AuthURL    string
+	ExampleURL string
+	Secret     admin.SecretSummary
+	Snippet    string
+	Snippets   []snippet
+	Modes      []string
+	Mapping    string
+	CanEdit    bool
+	CanMethods bool
+	CanRotate  bool
+	CanUsers   bool
+	CanMapping bool
+	CanAudit   bool
+	NewSecret  string
+	NewVersion int
+	// ChatConn is the chat-server connection the project uses (nil: none;
+	// rotation then means pasting a secret from the Pingstreams dashboard).
+	ChatConn *chatserver.Connection
+	// LocalWarning is shown with a secret pingauth generated itself.
+	LocalWarning string
 	PasteError   string
 	MappingError string
 }
@@ -432,8 +440,13 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 			return nil, err
 		}
 	}
+	conn, err := c.d.Admin.ChatConnectionFor(g.Request.Context(), p)
+	if err != nil {
+		return nil, err
+	}
 	return &projectPage{
-		P: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
+		ChatConn: conn,
+		P:        p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
 		Snippet:    pageSnippet(p.ID, c.d.PublicURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),
 		Modes:      modes,
@@ -462,9 +475,19 @@ func (c *Console) secretRotate(g *gin.Context, p *project.Project) {
 		zero := 0
 		grace = &zero
 	}
-	meta, value, err := c.d.Admin.RotateSecret(g.Request.Context(), c.actor(g), p, grace)
+	rot, err := c.d.Admin.RotateSecret(g.Request.Context(), c.actor(g), p, admin.RotateInput{GraceSeconds: grace, Local: g.PostForm("local") == "1"})
 	if err != nil {
-		c.fail(g, err)
+		// No connection (409) and the like: show why on the project page,
+		// with the paste form open.
+		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.PasteError = msg })
+		return
+	}
+	if rot.ChatServer {
+		done := "rotated"
+		if !rot.ProbeOK {
+			done = "rotated_unverified"
+		}
+		redirect(g, "/console/projects/"+url.PathEscape(p.ID), done)
 		return
 	}
 	d, err := c.projectData(g, p)
@@ -472,7 +495,7 @@ func (c *Console) secretRotate(g *gin.Context, p *project.Project) {
 		c.fail(g, err)
 		return
 	}
-	d.NewSecret, d.NewVersion = string(value), meta.Version
+	d.NewSecret, d.NewVersion, d.LocalWarning = string(rot.Value), rot.Version.Version, rot.Warning
 	// Rendered directly (no redirect), never stored: the secret is shown once.
 	c.render(g, http.StatusOK, "secret_once", "New shared secret", d)
 }
@@ -842,7 +865,7 @@ func (c *Console) tenantSettingsPage(g *gin.Context) {
 func (c *Console) tenantDenyListUpdate(g *gin.Context) {
 	t := g.Param("tenantId")
 	entries := strings.FieldsFunc(g.PostForm("entries"), func(r rune) bool { return r == '\n' || r == '\r' || r == ',' })
-	if _, err := c.d.Modes.SetTenantEmailDenyList(g.Request.Context(), operatorOf(g).Email, t, entries); err != nil {
+	if _, err := c.d.Admin.SetTenantEmailDenyList(g.Request.Context(), c.actor(g), t, entries); err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.tenantSettingsData(g)
 			if err != nil {

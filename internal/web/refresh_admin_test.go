@@ -101,7 +101,7 @@ func TestRefreshOperatorRevocation(t *testing.T) {
 	if res, body := c.do("POST", "/api/v1/tenants/acme/projects", map[string]any{"id": "shop", "name": "Shop"}); res.StatusCode != http.StatusCreated {
 		t.Fatalf("create project: %d %s", res.StatusCode, body)
 	}
-	if res, body := c.do("POST", "/api/v1/projects/shop/secret/rotate", nil); res.StatusCode != http.StatusOK {
+	if res, body := c.do("POST", "/api/v1/projects/shop/secret/rotate", map[string]any{"local": true}); res.StatusCode != http.StatusOK {
 		t.Fatalf("rotate: %d %s", res.StatusCode, body)
 	}
 	ids := map[string]string{}

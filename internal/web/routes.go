@@ -120,6 +120,11 @@ func (c *Console) routes() []Route {
 		tn(get, "/api/v1/tenants/:tenantId", ten, R, c.api.Tenant),
 		tn(put, "/api/v1/tenants/:tenantId/email-denylist", mp, W, c.api.TenantDenyList),
 		tn(get, "/api/v1/tenants/:tenantId/projects", prj, R, c.api.TenantProjects),
+		// The chat-server connection holds a credential: managed with the
+		// secrets (rotate right), readable with secret read.
+		tn(get, "/api/v1/tenants/:tenantId/chat-connection", sec, R, c.api.TenantChatConnection),
+		tn(put, "/api/v1/tenants/:tenantId/chat-connection", sec, Rot, c.api.TenantChatConnectionPut),
+		tn(del, "/api/v1/tenants/:tenantId/chat-connection", sec, Rot, c.api.TenantChatConnectionDelete),
 		tn(post, "/api/v1/tenants/:tenantId/projects", prj, W, c.api.ProjectCreate),
 		tn(get, "/api/v1/tenants/:tenantId/operators", op, R, c.api.Members),
 		tn(post, "/api/v1/tenants/:tenantId/operators", op, W, c.api.MemberAdd),
@@ -136,6 +141,10 @@ func (c *Console) routes() []Route {
 		pj(get, "/api/v1/projects/:projectId/secret", sec, R, c.api.SecretVersions),
 		pj(put, "/api/v1/projects/:projectId/secret", sec, Rot, c.api.SecretPut),
 		pj(post, "/api/v1/projects/:projectId/secret/rotate", sec, Rot, c.api.SecretRotate),
+		pj(get, "/api/v1/projects/:projectId/chat-connection", sec, R, c.api.ProjectChatConnection),
+		pj(put, "/api/v1/projects/:projectId/chat-connection", sec, Rot, c.api.ProjectChatConnectionPut),
+		pj(del, "/api/v1/projects/:projectId/chat-connection", sec, Rot, c.api.ProjectChatConnectionDelete),
+		pj(post, "/api/v1/projects/:projectId/chat-connection/test", sec, R, c.api.ProjectChatConnectionTest),
 		pj(get, "/api/v1/projects/:projectId/enduser-roles", mp, R, c.api.Mapping),
 		pj(put, "/api/v1/projects/:projectId/enduser-roles", mp, W, c.api.MappingPut),
 		pj(get, "/api/v1/projects/:projectId/users", eu, R, c.api.Users),
