@@ -122,14 +122,8 @@ func (m *Metrics) observe(c *gin.Context) {
 	if route == refreshRevokeRoute {
 		return // a logout, not a token request
 	}
-	var proj string
-	var series *authSeries
-	if m.projectLabels {
-		proj, series = m.known.labelSeries(c.Param("projectId"), m.auth.unknown)
-	} else {
-		proj, series = NoProjectLabel, m.auth.unlabelled
-	}
 	if route == verifyRoute {
+		proj := m.ProjectLabel(c.Param("projectId"))
 		if status == http.StatusOK {
 			result := "inactive"
 			if c.GetBool(verifyActiveKey) {
@@ -138,6 +132,10 @@ func (m *Metrics) observe(c *gin.Context) {
 			m.verified.WithLabelValues(proj, result).Inc()
 		}
 		return
+	}
+	proj, series := NoProjectLabel, m.auth.unlabelled
+	if m.projectLabels {
+		proj, series = m.known.labelSeries(c.Param("projectId"), m.auth.unknown)
 	}
 	m.auth.observe(series, elapsed)
 	if status == http.StatusOK {
