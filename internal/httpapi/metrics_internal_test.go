@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -77,5 +78,38 @@ func text(t *testing.T, cs ...prometheus.Collector) string {
 func TestAuthSeriesSize(t *testing.T) {
 	if n := unsafe.Sizeof(authSeries{}); n > 128 {
 		t.Fatalf("authSeries is %d bytes, want <= 128", n)
+	}
+}
+
+// TestAuthSeriesConcurrentObservations: observations racing with each other
+// and with scrapes are all counted (atomics and a CAS loop for the sum).
+func TestAuthSeriesConcurrentObservations(t *testing.T) {
+	bounds := [authBuckets]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	known := &knownSet{m: map[string]*authSeries{}, max: 10}
+	known.add("p1")
+	a := newAuthCollector(bounds, known)
+	const workers, each = 8, 500
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, s := known.labelSeries("p1", a.unknown)
+				a.observe(s, float64(i%4)*0.25) // 0, .25, .5, .75: sums exactly
+			}
+		}()
+	}
+	for range 5 {
+		_ = text(t, a)
+	}
+	wg.Wait()
+	got := known.m["p1"].snapshot()
+	var n uint64
+	for _, c := range got.counts {
+		n += c
+	}
+	if n != workers*each || got.sum != workers*each/4*(0+.25+.5+.75) {
+		t.Fatalf("count %d sum %v, want %d and %v", n, got.sum, workers*each, workers*each/4*1.5)
 	}
 }
