@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"gorm.io/gorm"
 
@@ -215,4 +216,42 @@ func TestLastUseWritesAreBatched(t *testing.T) {
 			t.Fatalf("%d of %d keys have their last use recorded", written, n)
 		}
 	})
+}
+
+// TestCachedKeySharesTheProjectID: a cached key keeps the caller's copy of
+// its project's id (the cached project's), not one more per key; another
+// project's id presented with the key is refused and not kept.
+func TestCachedKeySharesTheProjectID(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	seedProject(t, db, "p1", "p2")
+	repo := NewRepo(db)
+	k, full, err := repo.Create(ctx, "p1", "backend", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(repo, nil, cache.Options{TTL: time.Hour, MaxEntries: 10})
+	if _, err := v.Verify(ctx, "p2", full); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("other project's key: %v", err)
+	}
+	v.Invalidate(k.ID)
+	own := strings.Clone("p1")
+	if _, err := v.Verify(ctx, own, full); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := v.entries.Peek(k.ID)
+	if !ok || unsafe.StringData(e.projectID) != unsafe.StringData(own) {
+		t.Fatal("the cached key holds its own copy of the project id")
+	}
+	if _, err := v.Verify(ctx, "p2", full); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("other project's key, cached: %v", err)
+	}
+}
+
+// TestEntrySize: one cached key is a 64-byte entry.
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n > 64 {
+		t.Fatalf("entry is %d bytes, want <= 64", n)
+	}
 }

@@ -84,12 +84,15 @@ func (v *Verifier) Cache() *cache.Cache[*entry] { return v.entries }
 func (v *Verifier) Repo() *Repo { return v.repo }
 
 // Verify checks that presented is an active key of projectID and returns its id.
+// A key loaded into the cache keeps projectID (when it is the key's project)
+// instead of its own copy: pass a project's own id, not a substring of a
+// request.
 func (v *Verifier) Verify(ctx context.Context, projectID, presented string) (string, error) {
 	id, ok := ParseID(presented)
 	if !ok {
 		return "", ErrInvalidKey
 	}
-	e, err := v.lookup(ctx, id)
+	e, err := v.lookup(ctx, id, projectID)
 	if err != nil {
 		return "", err
 	}
@@ -102,7 +105,7 @@ func (v *Verifier) Verify(ctx context.Context, projectID, presented string) (str
 	return id, nil
 }
 
-func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
+func (v *Verifier) lookup(ctx context.Context, id, projectID string) (*entry, error) {
 	return v.entries.Get(ctx, id, func(ctx context.Context) (*entry, error) {
 		k, err := v.repo.Get(ctx, id)
 		ne := &entry{}
@@ -115,6 +118,9 @@ func (v *Verifier) lookup(ctx context.Context, id string) (*entry, error) {
 			ne.found = okh
 			ne.hash = h
 			ne.projectID = k.ProjectID
+			if k.ProjectID == projectID {
+				ne.projectID = projectID // the cached project's copy: one per project, not one per key too
+			}
 			ne.revoked = k.RevokedAt != nil
 			if k.LastUsedAt != nil {
 				ne.lastTouch.Store(k.LastUsedAt.UnixNano())

@@ -101,6 +101,9 @@ type hotProject struct {
 	s *mapping.Settings
 }
 
+// CacheKey lends the row's id to the cache as the entry's key (cache.Keyed).
+func (h *hotProject) CacheKey() string { return h.p.ID }
+
 // DefaultCacheEntries bounds each cache when Deps.Cache.MaxEntries is 0.
 const DefaultCacheEntries = 100_000
 

@@ -97,6 +97,11 @@ type entry[V any] struct {
 	ref     atomic.Bool
 }
 
+// Keyed is implemented by values that hold a copy of their own key (a
+// project's id): the cache keeps that copy as the key of the value's entry
+// instead of making one more.
+type Keyed interface{ CacheKey() string }
+
 // Stats are a cache's counters.
 type Stats struct {
 	Hits, Misses, Loads, LoadErrors, Evictions uint64
@@ -243,8 +248,13 @@ func (c *Cache[V]) store(s *shard[V], key string, v V) {
 		c.evict(s)
 	}
 	// A key is often a substring of a request (a path parameter): copying
-	// it keeps the cache from pinning the whole request line or body.
-	key = strings.Clone(key)
+	// it keeps the cache from pinning the whole request line or body. A
+	// value holding its own copy lends it (one copy per entry, not two).
+	if kv, ok := any(v).(Keyed); ok && kv.CacheKey() == key {
+		key = kv.CacheKey()
+	} else {
+		key = strings.Clone(key)
+	}
 	e.key = key
 	e.slot = len(s.ring)
 	s.ring = append(s.ring, e)

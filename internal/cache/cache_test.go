@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -291,4 +292,31 @@ func BenchmarkMapBaseline(b *testing.B) {
 			i += 7919
 		}
 	})
+}
+
+type keyedValue struct{ id string }
+
+func (k *keyedValue) CacheKey() string { return k.id }
+
+// TestKeyedValueLendsItsKey: a value holding its own copy of the key (a
+// project row's id) is stored under that copy; any other key is copied, so
+// a key cut from a request never pins the request.
+func TestKeyedValueLendsItsKey(t *testing.T) {
+	c := New[*keyedValue](Options{MaxEntries: 10})
+	request := "POST /auth/proj1 HTTP/1.1"
+	key := request[len("POST /auth/") : len("POST /auth/")+len("proj1")]
+	own := &keyedValue{id: strings.Clone(key)}
+	if _, err := c.Get(context.Background(), key, func(context.Context) (*keyedValue, error) { return own, nil }); err != nil {
+		t.Fatal(err)
+	}
+	other := &keyedValue{id: "not-the-key"}
+	c.Put(request[:4], other) // "POST": its value's id differs
+	stored := map[string]string{}
+	c.Range(func(k string, v *keyedValue) bool { stored[v.id] = k; return true })
+	if k := stored[own.id]; unsafe.StringData(k) != unsafe.StringData(own.id) {
+		t.Error("the key of a keyed value is a second copy, not the value's")
+	}
+	if k := stored[other.id]; k != "POST" || unsafe.StringData(k) == unsafe.StringData(request) {
+		t.Errorf("a key that is not the value's own is kept as %q, sharing the request: %v", k, unsafe.StringData(k) == unsafe.StringData(request))
+	}
 }
