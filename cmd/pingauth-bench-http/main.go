@@ -53,13 +53,13 @@ const (
 )
 
 type options struct {
-	bin, dir          string
-	rounds            int
-	conns, threads    int
-	duration, warmup  time.Duration
-	serverEnv         []string
-	perf              string
-	keepDir, onlyMint bool
+	bin, dir         string
+	rounds           int
+	conns, threads   int
+	duration, warmup time.Duration
+	serverEnv        []string
+	perf             string
+	onlyMint         bool
 }
 
 func main() {
@@ -201,7 +201,9 @@ func run(o options) error {
 	defer func() {
 		if !stopped {
 			_ = mint.Process.Kill()
-			<-mintDone
+			if err := <-mintDone; err != nil {
+				fmt.Fprintln(os.Stderr, "pingauth serve:", err)
+			}
 		}
 	}()
 
