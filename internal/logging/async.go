@@ -195,10 +195,15 @@ func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
 		close(q.done)
 		<-q.stopped
+		// Closed and flushed under outMu: a line written directly after
+		// this (closed) cannot overtake the queued ones.
+		q.outMu.Lock()
 		q.mu.Lock()
 		q.closed = true
 		q.mu.Unlock()
-		err = q.Flush()
+		err = q.flushLocked()
+		q.outMu.Unlock()
+		q.report()
 	})
 	return err
 }
