@@ -11,7 +11,7 @@ BENCH_PKGS    ?= ./internal/httpapi/ ./internal/token/ ./internal/secret/ ./inte
 
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: lint test ci fuzz bench tools
+.PHONY: lint test ci fuzz bench bench-http tools
 
 # golangci-lint v2.15.0 with .golangci.yml (installed once by .ci/tools.sh).
 lint: tools
@@ -35,3 +35,10 @@ fuzz:
 
 bench:
 	go test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCH_PKGS)
+
+# Server-mode mint of a real `pingauth serve` vs a bare Gin handler, both
+# driven by wrk over loopback in interleaved rounds (docs/performance.md,
+# "Mint vs a bare Gin handler"); e.g. make bench-http BENCH_HTTP_FLAGS='-rounds 7'.
+BENCH_HTTP_FLAGS ?=
+bench-http:
+	go run ./cmd/pingauth-bench-http $(BENCH_HTTP_FLAGS)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pingstreams/pingauth/internal/admin"
 	"github.com/pingstreams/pingauth/internal/chatserver"
 
@@ -91,19 +93,43 @@ func newHasher(cfg config.Config, params enduser.Params) *enduser.Hasher {
 	return enduser.NewHasher(params, workers, enduser.WithCooldown(float64(cfg.Security.HashCooldownPct)/100))
 }
 
-// NewLogger builds the slog logger from config.
+// NewLogger builds the slog logger from config. Secrets never reach the
+// output (logging.Redact). With PINGAUTH_LOG_QUEUE_BYTES > 0 (the default),
+// info and debug lines (the access log) go through a bounded
+// logging.Queue written by a background goroutine, while warnings and errors
+// are written at once (after everything queued); App.Close flushes and
+// stops the queue, and App.HTTP exports its drop counter.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
 	ho := &slog.HandlerOptions{Level: lvl}
-	if cfg.LogFormat == "text" {
-		return slog.New(logging.Redact(slog.NewTextHandler(w, ho)))
+	newHandler := func(w io.Writer) slog.Handler {
+		if cfg.LogFormat == "text" {
+			return slog.NewTextHandler(w, ho)
+		}
+		return slog.NewJSONHandler(w, ho)
 	}
-	return slog.New(logging.Redact(slog.NewJSONHandler(w, ho))) // secrets never reach the output
+	if cfg.LogQueueBytes <= 0 {
+		return slog.New(logging.Redact(newHandler(w)))
+	}
+	q := logging.NewQueue(w, cfg.LogQueueBytes, 0)
+	log := slog.New(logging.Redact(logging.SplitLevel(newHandler(q.Buffered()), newHandler(q.Direct()), q)))
+	q.OnDrop(func(dropped, total uint64) {
+		log.LogAttrs(context.Background(), slog.LevelWarn, "log lines dropped: the log queue was full (PINGAUTH_LOG_QUEUE_BYTES)",
+			slog.Uint64("dropped", dropped), slog.Uint64("dropped_total", total))
+	})
+	return log
 }
 
 // Open connects storage and secret backend.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	if q := logging.QueueOf(log); q != nil {
+		defer func() {
+			if err != nil {
+				_ = q.Flush() // the caller is about to exit with err: every line written first
+			}
+		}()
+	}
 	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: filepath.Join(cfg.DataDir, "pingauth.db"), Logger: log})
 	if err != nil {
 		return nil, err
@@ -215,6 +241,17 @@ func (a *App) HTTP() *httpapi.Server {
 		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance
 	}
 	srv := httpapi.New(d)
+	if reg := srv.Registry(); reg != nil {
+		q := logging.QueueOf(a.Log)
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pingauth_log_dropped_lines_total",
+			Help: "Log lines dropped because the log queue was full (PINGAUTH_LOG_QUEUE_BYTES); each drop is also reported by a warning."},
+			func() float64 {
+				if q == nil {
+					return 0
+				}
+				return float64(q.Dropped())
+			}))
+	}
 	if reg := srv.Registry(); reg != nil && a.Modes != nil {
 		reg.MustRegister(a.Modes.Bridge.Collectors()...)
 	}
@@ -264,5 +301,10 @@ func (a *App) Close() error {
 		errs = append(errs, c.Close())
 	}
 	errs = append(errs, a.DB.Close())
+	if q := logging.QueueOf(a.Log); q != nil {
+		// Last: every line logged until now is written; later lines are
+		// written synchronously.
+		errs = append(errs, q.Close())
+	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,12 @@ type Config struct {
 	CacheSafetyTTL time.Duration
 	LogLevel       string // PINGAUTH_LOG_LEVEL
 	LogFormat      string // PINGAUTH_LOG_FORMAT: json | text
+	// LogQueueBytes (PINGAUTH_LOG_QUEUE_BYTES, default 1 MiB) bounds the
+	// queue of info and debug lines (the access log) written in batches by
+	// a background goroutine; a line that does not fit is dropped and
+	// counted (pingauth_log_dropped_lines_total and a warning). 0 writes
+	// every line synchronously. Warnings and errors are never queued.
+	LogQueueBytes int
 	// DenyEmails: PINGAUTH_EMAIL_DENYLIST (comma-separated emails and
 	// domains) plus the chat server's default admin email, which never
 	// appear in a token.
@@ -137,6 +143,15 @@ func FromEnv(getenv Getenv) (Config, error) {
 			errs = append(errs, fmt.Errorf("PINGAUTH_CACHE_ENTRIES: %q must be an integer from 100 to 10000000", v))
 		} else {
 			c.CacheEntries = n
+		}
+	}
+	c.LogQueueBytes = 1 << 20
+	if v := strings.TrimSpace(getenv("PINGAUTH_LOG_QUEUE_BYTES")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || (n != 0 && (n < 64<<10 || n > 256<<20)) {
+			errs = append(errs, fmt.Errorf("PINGAUTH_LOG_QUEUE_BYTES: %q must be 0 (synchronous) or an integer from 65536 to 268435456", v))
+		} else {
+			c.LogQueueBytes = n
 		}
 	}
 	if c.WidgetScript == "none" {

@@ -61,6 +61,31 @@ func TestRedisURL(t *testing.T) {
 	}
 }
 
+func TestLogQueueBytes(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]int{"": 1 << 20, "0": 0, "65536": 65536, "4194304": 4 << 20} {
+		c, err := config.FromEnv(func(k string) string {
+			if k == "PINGAUTH_LOG_QUEUE_BYTES" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.LogQueueBytes != want {
+			t.Errorf("PINGAUTH_LOG_QUEUE_BYTES=%q: %d, %v; want %d", v, c.LogQueueBytes, err, want)
+		}
+	}
+	for _, v := range []string{"-1", "65535", "1MiB", "268435457"} {
+		if _, err := config.FromEnv(func(k string) string {
+			if k == "PINGAUTH_LOG_QUEUE_BYTES" {
+				return v
+			}
+			return ""
+		}); err == nil {
+			t.Errorf("PINGAUTH_LOG_QUEUE_BYTES=%q accepted", v)
+		}
+	}
+}
+
 func TestValidationNamesTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
@@ -74,6 +99,7 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"PINGAUTH_DATABASE_URL":                 {"PINGAUTH_DATABASE_URL": "mysql://x"},
 		"PINGAUTH_REDIS_URL":                    {"PINGAUTH_REDIS_URL": "memcached://127.0.0.1:11211"},
 		"PINGAUTH_CACHE_ENTRIES":                {"PINGAUTH_CACHE_ENTRIES": "10"},
+		"PINGAUTH_LOG_QUEUE_BYTES":              {"PINGAUTH_LOG_QUEUE_BYTES": "1000"},
 		"PINGAUTH_HASH_WORKERS":                 {"PINGAUTH_HASH_WORKERS": "-1"},
 		"PINGAUTH_HASH_COOLDOWN_PCT":            {"PINGAUTH_HASH_COOLDOWN_PCT": "lots"},
 		"PINGAUTH_OUTBOUND_ALLOW":               {"PINGAUTH_OUTBOUND_ALLOW": "https://idp.corp.example"},

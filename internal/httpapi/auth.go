@@ -48,6 +48,8 @@ type AuthResponse struct {
 	User             AuthUser   `json:"user"`
 	RefreshToken     string     `json:"refresh_token,omitempty"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
+	// jwtOfToken: AppendJSON writes "JWT " + Token as jwt (JWT is empty).
+	jwtOfToken bool
 }
 
 var authFields = map[string]bool{"email": true, "username": true, "password": true, "refresh": true}
@@ -234,7 +236,13 @@ func endUserIdentity(u *enduser.User) token.Identity {
 // operator, not a retry) an audience base that would not give exactly
 // <base>/projects/<id>; the caller answers with the error instead of a token.
 func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
+	if aud, ok := s.aud.get(p.AudienceBase, p.ID); ok {
+		return aud, nil
+	}
 	aud, err := p.Audience(s.d.AudienceBase)
+	if err == nil {
+		s.aud.put(p.AudienceBase, p.ID, aud)
+	}
 	if err != nil && s.d.Log != nil {
 		s.d.Log.WarnContext(c.Request.Context(), "project audience is invalid; not minting", "project_id", p.ID, "request_id", httpkit.RequestID(c), "error", err.Error())
 	}
@@ -277,18 +285,18 @@ func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity
 		}
 		rt = &r
 	}
-	iss, err := token.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
+	iss, err := s.signer.Sign(aud, token.Key{Version: kr.Current.Version, Value: kr.Current.Value}, id, p.TTL(), s.d.Now())
 	if err != nil {
 		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
-	c.Header("Cache-Control", "no-store")
-	res := AuthResponse{ // auth_modes.go: same JSON as c.JSON, without reflection
-		Token:     iss.Raw,
-		JWT:       "JWT " + iss.Raw,
-		ExpiresAt: iss.ExpiresAt.UTC(),
-		ExpiresIn: int(p.TTL().Seconds()),
-		User:      AuthUser{ID: id.ID, Email: id.Email, Firstname: id.Firstname, Lastname: id.Lastname},
+	c.Writer.Header()["Cache-Control"] = headerNoStore // = c.Header("Cache-Control", "no-store")
+	res := AuthResponse{                               // auth_modes.go: same JSON as c.JSON, without reflection
+		Token:      iss.Raw,
+		jwtOfToken: true, // JWT = "JWT " + Token, written by AppendJSON without the copy
+		ExpiresAt:  iss.ExpiresAt.UTC(),
+		ExpiresIn:  int(p.TTL().Seconds()),
+		User:       AuthUser{ID: id.ID, Email: id.Email, Firstname: id.Firstname, Lastname: id.Lastname},
 	}
 	if rt != nil {
 		exp := rt.ExpiresAt.UTC()

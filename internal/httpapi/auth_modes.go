@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func (s *Server) authenticateModes(c *gin.Context) {
 	if p == nil {
 		return
 	}
-	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes)
+	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes, c.Request.ContentLength)
 	if err != nil {
 		httpkit.WriteError(c, s.d.Log, err)
 		return
@@ -105,7 +106,7 @@ func (s *Server) authenticateModes(c *gin.Context) {
 // project, settings, key and secret are cached.
 func (s *Server) authenticateServer(c *gin.Context, key string) {
 	ctx := c.Request.Context()
-	c.Header("Vary", "Origin")
+	c.Writer.Header()["Vary"] = headerVaryOrigin // = c.Header("Vary", "Origin")
 	if c.GetHeader("Origin") != "" {
 		// A browser holding an API key means the key leaked into a page.
 		httpkit.WriteError(c, s.d.Log, apperr.Forbidden("API keys are for server-to-server calls only; never send them from a browser"))
@@ -123,7 +124,7 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 		httpkit.WriteError(c, s.d.Log, apperr.Forbidden("project is disabled"))
 		return
 	}
-	user, err := DecodeServerRequest(c.GetHeader("Content-Type"), c.Request.Body, s.d.MaxBodyBytes)
+	user, err := decodeServerRequest(c.Request.Body, s.d.MaxBodyBytes, c.Request.ContentLength)
 	if err != nil {
 		httpkit.WriteError(c, s.d.Log, err)
 		return
@@ -136,9 +137,32 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 	s.issue(c, p, id)
 }
 
-func readBody(body io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if httpkit.IsMaxBytes(err) || int64(len(data)) > limit {
+func readBody(body io.Reader, limit int64, size int64) ([]byte, error) {
+	// = io.ReadAll(io.LimitReader(body, limit+1)) into a buffer of the
+	// announced size (ContentLength; <= 0: unknown), without the reader and
+	// growth allocations.
+	most := limit + 1
+	n := int64(512)
+	if size > 0 {
+		n = size + 1 // room to read io.EOF without growing
+	}
+	data := make([]byte, 0, min(n, most))
+	var err error
+	for int64(len(data)) < most {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		var k int
+		k, err = body.Read(data[len(data):min(int64(cap(data)), most)])
+		data = data[:len(data)+k]
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if (err != nil && httpkit.IsMaxBytes(err)) || int64(len(data)) > limit {
 		return nil, &apperr.Error{Kind: apperr.ErrTooLarge, Message: "request body too large"}
 	}
 	if err != nil {
@@ -247,7 +271,13 @@ func DecodeServerRequest(contentType string, body io.Reader, limit int64) (*brid
 	// Server mode bodies are always JSON, whatever the Content-Type says
 	// (curl -d sends application/x-www-form-urlencoded by default).
 	_ = contentType
-	data, err := readBody(body, limit)
+	return decodeServerRequest(body, limit, -1)
+}
+
+// decodeServerRequest is DecodeServerRequest with the body's announced size
+// (ContentLength, -1: unknown) as a hint.
+func decodeServerRequest(body io.Reader, limit, size int64) (*bridge.ServerUser, error) {
+	data, err := readBody(body, limit, size)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +316,14 @@ func (r *AuthResponse) AppendJSON(b []byte) []byte {
 	b = append(b, `{"token":`...)
 	b = token.AppendJSONString(b, r.Token)
 	b = append(b, `,"jwt":`...)
-	b = token.AppendJSONString(b, r.JWT)
+	if r.jwtOfToken {
+		// = token.AppendJSONString(b, "JWT "+r.Token): "JWT " needs no escaping.
+		n := len(b)
+		b = token.AppendJSONString(b, r.Token)
+		b = slices.Insert(b, n+1, 'J', 'W', 'T', ' ')
+	} else {
+		b = token.AppendJSONString(b, r.JWT)
+	}
 	b = append(b, `,"expires_at":"`...)
 	b = r.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","expires_in":`...)
@@ -315,5 +352,10 @@ func (r *AuthResponse) AppendJSON(b []byte) []byte {
 }
 
 func writeAuthResponse(c *gin.Context, r AuthResponse) {
-	c.Data(http.StatusOK, "application/json; charset=utf-8", r.AppendJSON(make([]byte, 0, 2*len(r.Token)+256)))
+	// = c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	// without allocating the Content-Type value.
+	body := r.AppendJSON(make([]byte, 0, 2*len(r.Token)+256))
+	c.Writer.Header()["Content-Type"] = headerJSONUTF8
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.Write(body)
 }

@@ -51,7 +51,7 @@ func BenchmarkAuthHotPath(b *testing.B) {
 			Projects: memProjects{&project.Project{ID: projA, TenantID: "acme", Name: "A", TokenTTLSeconds: 600, Status: project.StatusActive}},
 			EndUsers: memUsers{&enduser.User{ExternalID: "u1", Email: "u1@example.com"}},
 			Keyrings: memKeys{&secret.Keyring{ProjectID: projA, Current: secret.Version{Version: 1, Value: []byte(secretA)}}},
-			Security: sec, MaxBodyBytes: sec.MaxBodyBytes,
+			Security: sec, MaxBodyBytes: sec.MaxBodyBytes, AudienceBase: cfg.AudienceBase,
 		}
 	}
 	body := `{"email":"u1@example.com","password":"correct horse battery"}`

@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,3 +94,105 @@ func BenchmarkAuthCached(b *testing.B) { benchAuth(b, enduser.TestParams) }
 // BenchmarkAuthCachedOWASP is the same with the production argon2id
 // parameters (19 MiB, 2 iterations): what a real login costs.
 func BenchmarkAuthCachedOWASP(b *testing.B) { benchAuth(b, enduser.OWASPParams) }
+
+// benchServerApp wires the real app as `pingauth serve` runs it (the logger
+// of app.NewLogger at the default level, metrics on, the server-mode per-IP
+// limit on but above the load) with one server-mode project, and returns
+// the handler, the mint path and the API key.
+func benchServerApp(b *testing.B, logTo io.Writer) (http.Handler, string, string) {
+	b.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := map[string]string{"PINGAUTH_DATA_DIR": b.TempDir(), "PINGAUTH_MASTER_KEY": base64.StdEncoding.EncodeToString(key),
+		"PINGAUTH_METRICS": "on", "PINGAUTH_RATE_AUTH_SERVER_IP": "1000000/s:1000000"}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := app.NewLogger(cfg, logTo)
+	a, err := app.Open(context.Background(), cfg, log, app.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	ctx := context.Background()
+	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Projects.Create(ctx, &project.Project{ID: "bench", TenantID: "acme", Name: "Bench", TokenTTLSeconds: 900}); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := a.Secrets.Rotate(ctx, "bench", secret.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.Modes.Admin.SetModes(ctx, "acme", "bench", []string{"server"}); err != nil {
+		b.Fatal(err)
+	}
+	_, apiKey, err := a.Modes.Admin.CreateAPIKey(ctx, "acme", "bench", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a.HTTP(), "/auth/bench", apiKey
+}
+
+// reusedBody is a request body a benchmark reuses.
+type reusedBody struct{ *bytes.Reader }
+
+func (reusedBody) Close() error { return nil }
+
+// reusedWriter is a ResponseWriter a benchmark reuses, so that -benchmem
+// counts the server's allocations rather than the harness's.
+type reusedWriter struct {
+	h    http.Header
+	code int
+	body []byte
+}
+
+func (w *reusedWriter) Header() http.Header { return w.h }
+func (w *reusedWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *reusedWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// BenchmarkServerModeMint is one server-mode mint through the whole
+// middleware chain of a real app (request id, access log through
+// app.NewLogger, recovery, metrics, limits, handler), one request at a time,
+// with the request and response writer reused so that allocs/op are the
+// server's: go test -run '^$' -bench ServerModeMint -benchmem ./internal/httpapi
+// For throughput over real HTTP against a bare Gin handler see
+// cmd/pingauth-bench-http (make bench-http).
+func BenchmarkServerModeMint(b *testing.B) {
+	h, path, apiKey := benchServerApp(b, io.Discard)
+	body := []byte(`{"user":{"id":"42","email":"ann@example.com","firstname":"Ann","attributes":{"plan":"gold"}}}`)
+	rd := &reusedBody{bytes.NewReader(body)}
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "192.0.2.1:1234"
+	w := &reusedWriter{h: http.Header{}}
+	do := func() {
+		rd.Reset(body)
+		req.Body, req.ContentLength = rd, int64(len(body))
+		clear(w.h)
+		w.code, w.body = 0, w.body[:0]
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.code, w.body)
+		}
+	}
+	do() // warm the caches
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		do()
+	}
+}

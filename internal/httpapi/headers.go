@@ -35,3 +35,14 @@ func (s *Server) exampleHeaders() gin.HandlerFunc {
 func (s *Server) httpsPublic() bool {
 	return strings.HasPrefix(strings.ToLower(s.d.PublicURL), "https://")
 }
+
+// Header values set on every /auth response, shared by all responses: a
+// header map only ever replaces a value slice (Header.Set) or appends to it,
+// and append copies a slice whose length is its capacity, so these are never
+// written to. Setting them directly saves an allocation each (and a
+// canonicalization: the names are already canonical).
+var (
+	headerVaryOrigin = []string{"Origin"}
+	headerNoStore    = []string{"no-store"}
+	headerJSONUTF8   = []string{"application/json; charset=utf-8"}
+)

@@ -90,7 +90,13 @@ func (s *Server) limitRequest(c *gin.Context) {
 			httpkit.WriteError(c, s.d.Log, apperr.TooLarge("request body too large"))
 			return
 		}
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
+		if r.ContentLength <= 0 {
+			// Unknown length (chunked; 0 with a body from a caller other
+			// than net/http): stop reading at the limit. A known length
+			// is at most limit here, and net/http never reads past it:
+			// the wrapper would change nothing.
+			r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
+		}
 	}
 	if !strings.HasPrefix(route, authRoutePrefix) {
 		c.Next()

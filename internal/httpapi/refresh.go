@@ -79,7 +79,7 @@ func (s *Server) newRefresh(c *gin.Context, p *project.Project, u *enduser.User,
 }
 
 func (s *Server) decodeRefresh(c *gin.Context) (string, error) {
-	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes)
+	data, err := readBody(c.Request.Body, s.d.MaxBodyBytes, c.Request.ContentLength)
 	if err != nil {
 		return "", err
 	}

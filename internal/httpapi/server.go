@@ -19,6 +19,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/ratelimit"
 	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/token"
 )
 
 // Projects is what the HTTP layer needs of project storage.
@@ -94,6 +95,8 @@ type Server struct {
 	selfOrigin string
 	engine     *gin.Engine
 	hard       *hardening // limits.go
+	aud        *audienceMemo
+	signer     *token.Signer // reuses keyed HMAC states
 }
 
 // New builds the router.
@@ -118,7 +121,7 @@ func New(d Deps) *Server {
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, httpkit.ErrorBody{Error: httpkit.ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: httpkit.RequestID(c)}})
 	})
-	s := &Server{d: d, engine: e, selfOrigin: originOf(d.PublicURL)}
+	s := &Server{d: d, engine: e, selfOrigin: originOf(d.PublicURL), aud: newAudienceMemo(), signer: token.NewSigner()}
 	s.harden() // limits.go: trusted proxies, body/rate limits, metrics; before any route
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

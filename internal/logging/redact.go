@@ -67,12 +67,53 @@ type redactor struct{ inner slog.Handler }
 func (r *redactor) Enabled(ctx context.Context, l slog.Level) bool { return r.inner.Enabled(ctx, l) }
 
 func (r *redactor) Handle(ctx context.Context, rec slog.Record) error {
-	out := slog.NewRecord(rec.Time, rec.Level, Scrub(rec.Message), rec.PC)
+	msg := Scrub(rec.Message)
+	if msg == rec.Message && !needsRedaction(rec) {
+		return r.inner.Handle(ctx, rec) // nothing to change: no copy
+	}
+	out := slog.NewRecord(rec.Time, rec.Level, msg, rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
 		return true
 	})
 	return r.inner.Handle(ctx, out)
+}
+
+// needsRedaction reports whether redactAttr would change any attribute of
+// rec: a sensitive key, a group, a value to resolve or to scrub.
+func needsRedaction(rec slog.Record) bool {
+	needs := false
+	rec.Attrs(func(a slog.Attr) bool {
+		needs = attrNeedsRedaction(a)
+		return !needs
+	})
+	return needs
+}
+
+func attrNeedsRedaction(a slog.Attr) bool {
+	if a.Key != "" && !safeKeys[a.Key] && IsSensitiveKey(a.Key) {
+		return true
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		s := a.Value.String()
+		return Scrub(s) != s
+	case slog.KindGroup, slog.KindLogValuer, slog.KindAny:
+		return true
+	}
+	return false
+}
+
+// safeKeys are keys logged on every request that IsSensitiveKey passes
+// (TestSafeKeysAreNotSensitive), looked up before the full check.
+var safeKeys = map[string]bool{"request_id": true, "method": true, "route": true, "path": true, "status": true, "duration_ms": true, "remote": true}
+
+// queue is the Queue of the handler inside, if any (QueueOf).
+func (r *redactor) queue() *Queue {
+	if h, ok := r.inner.(queued); ok {
+		return h.queue()
+	}
+	return nil
 }
 
 func (r *redactor) WithAttrs(as []slog.Attr) slog.Handler {

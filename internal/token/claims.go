@@ -105,8 +105,12 @@ func CheckAttributes(attrs map[string]any) error {
 // refused key is a 400 naming it under field, e.g.
 // "user.attributes.isSuperadmin" for field "user.attributes".
 func CheckAttributesIn(field string, attrs map[string]any) error {
+	err := CheckAttributes(attrs)
+	if err == nil {
+		return nil // without the errors.As target escaping on the hot path
+	}
 	var ae *AttributeError
-	if errors.As(CheckAttributes(attrs), &ae) {
+	if errors.As(err, &ae) {
 		return apperr.Invalid(field+"."+ae.Path, "%s", ae.Error())
 	}
 	return nil

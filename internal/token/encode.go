@@ -20,6 +20,11 @@ import (
 // is the server mode's hot path. token_test.go and pinning tests verify the
 // result with golang-jwt.
 func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Time) (Issued, error) {
+	return signWith(audience, key, id, ttl, now, nil)
+}
+
+// signWith is sign with the HMAC state from signer (nil: a new one).
+func signWith(audience string, key Key, id Identity, ttl time.Duration, now time.Time, signer *Signer) (Issued, error) {
 	if id.ID == "" {
 		return Issued{}, errors.New("token: identity has no _id")
 	}
@@ -36,7 +41,8 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 
 	// The members are exactly token.Claims, in sorted order; only Identity's
 	// fixed fields reach the top level (claims.go).
-	payload := make([]byte, 0, 256)
+	var pbuf [512]byte
+	payload := pbuf[:0]
 	payload = append(payload, '{')
 	payload = appendStringMember(payload, "_id", id.ID)
 	if attrs := FilterAttributes(id.Attributes, nil); len(attrs) > 0 {
@@ -80,11 +86,18 @@ func sign(audience string, key Key, id Identity, ttl time.Duration, now time.Tim
 	enc.Encode(out, header)
 	out[hl] = '.'
 	enc.Encode(out[hl+1:], payload)
-	mac := hmac.New(sha256.New, key.Value)
-	mac.Write(out)
-	var sum [sha256.Size]byte
 	out = append(out, '.')
-	out = enc.AppendEncode(out, mac.Sum(sum[:0]))
+	if signer != nil {
+		m, macs := signer.mac(key.Value)
+		m.h.Write(out[:len(out)-1])
+		out = enc.AppendEncode(out, m.h.Sum(m.sum[:0]))
+		macs.put(m)
+	} else {
+		mac := hmac.New(sha256.New, key.Value)
+		mac.Write(out[:len(out)-1])
+		var sum [sha256.Size]byte
+		out = enc.AppendEncode(out, mac.Sum(sum[:0]))
+	}
 	return Issued{Raw: string(out), ID: jti, IssuedAt: iat, ExpiresAt: exp}, nil
 }
 
@@ -104,6 +117,11 @@ func appendMember(b []byte, name string, v any) ([]byte, error) {
 	if s, ok := v.(string); ok {
 		b = AppendJSONString(b, s)
 		return append(b, ','), nil
+	}
+	if m, ok := v.(map[string]any); ok {
+		if out, ok := appendFlatObject(b, m); ok {
+			return append(out, ','), nil
+		}
 	}
 	vb, err := json.Marshal(v)
 	if err != nil {
@@ -183,4 +201,74 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// maxFlatObject bounds the objects appendFlatObject encodes (keys sorted on
+// the stack).
+const maxFlatObject = 16
+
+// appendFlatObject appends m as json.Marshal would (keys sorted, strings
+// escaped alike) when m is small and holds only strings without control
+// characters, booleans and nulls; ok is false otherwise, with b unchanged.
+// FuzzFlatObject checks it against json.Marshal.
+func appendFlatObject(b []byte, m map[string]any) ([]byte, bool) {
+	if len(m) > maxFlatObject {
+		return b, false
+	}
+	var kbuf [maxFlatObject]string
+	keys := kbuf[:0]
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			if hasControl(x) {
+				return b, false
+			}
+		case bool, nil:
+		default:
+			return b, false
+		}
+		if hasControl(k) {
+			return b, false
+		}
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONString(b, k)
+		b = append(b, ':')
+		switch x := m[k].(type) {
+		case string:
+			b = AppendJSONString(b, x)
+		case bool:
+			b = strconv.AppendBool(b, x)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}'), true
+}
+
+// hasControl reports whether s has a byte below 0x20 (json.Marshal writes
+// \b and \f where AppendJSONString writes \u0008 and \u000c).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// sortStrings is an insertion sort (at most maxFlatObject strings, in
+// place, no allocation), in the byte order json.Marshal sorts map keys.
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
 }
