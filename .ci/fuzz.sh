@@ -15,7 +15,7 @@ for target in "FuzzDecodeAuthRequest ./internal/httpapi 5000" "FuzzAuthHandler .
               "FuzzProjectValidate ./internal/project 15000" "FuzzFromEnv ./internal/config 30000" \
               "FuzzVerify ./internal/token 100000" "FuzzFlexID ./internal/httpapi 10000" \
               "FuzzServerBodyFast ./internal/httpapi 10000" "FuzzPlainAddress ./internal/enduser 20000" \
-              "FuzzSignClaims ./internal/token 20000"; do
+              "FuzzSignClaims ./internal/token 20000" "FuzzFlatObject ./internal/token 20000"; do
   set -- $target
   go test -run '^$' -fuzz="^$1\$" -fuzztime="$3x" "$2"
 done
