@@ -109,6 +109,26 @@ func TestRotationRegeneratesOnTheChatServer(t *testing.T) {
 		t.Fatal("a refused rotation changed the chat server's secret")
 	}
 
+	// The chat server unreachable: a clear 503, nothing changes here.
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + down.Addr().String()
+	_ = down.Close()
+	if _, err := svc.SetChatConnection(ctx, cli, chatserver.ScopeProject, id, "agency", admin.ChatConnectionInput{BaseURL: downURL, Email: p.ownerEmail, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RotateSecret(ctx, cli, proj, admin.RotateInput{}); !errors.Is(err, apperr.ErrUnavailable) || !strings.Contains(err.Error(), "could not be reached") {
+		t.Fatalf("rotation with the chat server down: %v, want unavailable", err)
+	}
+	if vs, err := pa.a.Secrets.Versions(ctx, id); err != nil || len(vs) != 1 {
+		t.Fatalf("versions after a failed rotation: %v %v", vs, err)
+	}
+	if err := svc.DeleteChatConnection(ctx, cli, chatserver.ScopeProject, id, "agency"); err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := svc.SetChatConnection(ctx, cli, chatserver.ScopeTenant, "agency", "agency", admin.ChatConnectionInput{BaseURL: base, Email: p.ownerEmail, Password: password}); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +171,7 @@ func TestRotationRegeneratesOnTheChatServer(t *testing.T) {
 			rotations = append(rotations, e.Details)
 		}
 	}
-	if len(rotations) != 2 || rotations[0]["outcome"] != "ok" || rotations[0]["to_version"] != float64(2) || rotations[1]["outcome"] != "sign_in_failed" {
+	if len(rotations) != 3 || rotations[0]["outcome"] != "ok" || rotations[0]["to_version"] != float64(2) || rotations[1]["outcome"] != "sign_in_failed" || rotations[2]["outcome"] != "sign_in_failed" {
 		t.Errorf("rotation audit events (newest first): %v", rotations)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -113,4 +115,38 @@ func FuzzFlatObject(f *testing.F) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	})
+}
+
+// With far more keys than slots (100k projects) most signs miss: they must
+// still sign like Sign, and a key used often still gets a slot.
+func TestSignerManyKeys(t *testing.T) {
+	t.Parallel()
+	s := NewSigner()
+	now := time.Unix(1_800_000_000, 0)
+	id := Identity{ID: "42"}
+	keyOf := func(i int) Key {
+		return Key{Version: 1, Value: []byte(fmt.Sprintf("project-secret-%06d-0123456789abcdef", i))}
+	}
+	for i := range 20 * signerSlots {
+		key := keyOf(i % (10 * signerSlots))
+		iss, err := s.Sign("https://tiledesk.com/projects/p", key, id, time.Minute, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(iss.Raw, ".")
+		mac := hmac.New(sha256.New, key.Value)
+		mac.Write([]byte(parts[0] + "." + parts[1]))
+		if parts[2] != base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) {
+			t.Fatalf("key %d: wrong signature", i)
+		}
+	}
+	hot := keyOf(999_999)
+	for range 4 * replaceAfter {
+		if _, err := s.Sign("https://tiledesk.com/projects/p", hot, id, time.Minute, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := s.slots[maphash.Bytes(s.seed, hot.Value)%signerSlots].Load(); k == nil || string(k.key) != string(hot.Value) {
+		t.Error("a key signed over and over did not get its slot")
+	}
 }
