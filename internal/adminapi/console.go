@@ -29,6 +29,10 @@ type Access interface {
 	Actor(g *gin.Context) admin.Actor
 	// Operator is the signed-in operator.
 	Operator(g *gin.Context) *operator.Operator
+	// SignIn signs an operator in (login guard, session cookie) and returns
+	// the session's CSRF token; SignOut ends the request's session.
+	SignIn(g *gin.Context, email, password string) (*operator.Operator, string, error)
+	SignOut(g *gin.Context)
 	// CSRFToken is the session's CSRF token ("" for an API token).
 	CSRFToken(g *gin.Context) string
 	// Scope is the operator's tenant filter (nil: every tenant).
@@ -82,6 +86,30 @@ func (h *ConsoleAPI) bind(g *gin.Context, v any) error {
 func (h *ConsoleAPI) OpenAPI(g *gin.Context) {
 	g.Header("Cache-Control", "public, max-age=300")
 	g.Data(http.StatusOK, "application/yaml; charset=utf-8", assets.OpenAPI)
+}
+
+// Login serves POST /api/v1/session.
+func (h *ConsoleAPI) Login(g *gin.Context) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := h.bind(g, &in); err != nil {
+		h.fail(g, err)
+		return
+	}
+	o, csrf, err := h.d.Access.SignIn(g, in.Email, in.Password)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, gin.H{"operator": o, "csrf_token": csrf, "roles": h.d.Admin.Roles(o.ID)})
+}
+
+// Logout serves DELETE /api/v1/session.
+func (h *ConsoleAPI) Logout(g *gin.Context) {
+	h.d.Access.SignOut(g)
+	g.Status(http.StatusNoContent)
 }
 
 // Me serves GET /api/v1/me.

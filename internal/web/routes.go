@@ -106,11 +106,10 @@ func (c *Console) routes() []Route {
 		pj(post, "/console/projects/:projectId/users/:userId/refresh/revoke", eu, W, c.userRevokeRefresh),
 		pj(get, "/console/projects/:projectId/audit", aud, R, c.projectAuditPage),
 
-		// JSON admin API (internal/adminapi; the session endpoints are the
-		// console's sign-in, below in this package).
+		// JSON admin API (internal/adminapi).
 		pub(get, "/api/v1/openapi.yaml", c.api.OpenAPI),
-		pub(post, "/api/v1/session", c.apiLogin),
-		in(del, "/api/v1/session", c.apiLogout),
+		pub(post, "/api/v1/session", c.api.Login),
+		in(del, "/api/v1/session", c.api.Logout),
 		in(get, "/api/v1/me", c.api.Me),
 		in(get, "/api/v1/me/tokens", c.api.Tokens),
 		in(post, "/api/v1/me/tokens", c.api.TokenCreate),

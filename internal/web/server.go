@@ -366,6 +366,19 @@ func (c *Console) CSRFToken(g *gin.Context) string {
 	return ""
 }
 
+// SignIn implements adminapi.Access: the console's sign-in (login guard,
+// session cookie) for POST /api/v1/session.
+func (c *Console) SignIn(g *gin.Context, email, password string) (*operator.Operator, string, error) {
+	o, raw, err := c.login(g, email, password)
+	if err != nil {
+		return nil, "", err
+	}
+	return o, operator.CSRFToken(raw), nil
+}
+
+// SignOut implements adminapi.Access.
+func (c *Console) SignOut(g *gin.Context) { c.endSession(g) }
+
 // Scope implements adminapi.Access.
 func (c *Console) Scope(g *gin.Context) []string { return c.scope(g) }
 
