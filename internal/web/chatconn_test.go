@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -80,5 +81,48 @@ func TestChatConnectionAPI(t *testing.T) {
 				t.Errorf("GET after DELETE: %d", res.StatusCode)
 			}
 		})
+	}
+}
+
+// The console's chat-server connection: set on the tenant settings page
+// (bad input shown on the form, the credential never shown again), tested
+// from the project page, removed.
+func TestConsoleChatConnection(t *testing.T) {
+	t.Parallel()
+	_, c := acmeShop(t, store.SQLite, "admin@acme.example", rbac.RoleTenantAdmin)
+	const token = "JWT eyJ.console-session-token.sig"
+	if page := c.page("/console/tenants/acme/settings"); !strings.Contains(page, `id="chat-connection-none"`) || !strings.Contains(page, `id="chat-connection-form"`) {
+		t.Fatal("settings page without the connection form")
+	}
+	if page := c.page("/console/projects/shop1"); !strings.Contains(page, `id="no-chat-connection"`) || !strings.Contains(page, "/console/tenants/acme/settings#chat-connection-card") {
+		t.Error("project page does not explain rotation without a connection")
+	}
+	res, body := c.form("/console/tenants/acme/chat-connection", url.Values{"base_url": {"ftp://chat.example"}, "auth": {"token"}, "credential": {token}}, true)
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="chat-connection-error"`) || strings.Contains(body, "console-session-token") {
+		t.Fatalf("bad base URL: %d %s", res.StatusCode, trim([]byte(body)))
+	}
+	// A connection that cannot be reached (loopback is refused by the
+	// outbound policy): the test says so at once.
+	res, body = c.form("/console/tenants/acme/chat-connection", url.Values{"base_url": {"https://127.0.0.1:1"}, "auth": {"token"}, "credential": {token}}, true)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/tenants/acme/settings?done=chat_connection" {
+		t.Fatalf("save connection: %d %s", res.StatusCode, trim([]byte(body)))
+	}
+	page := c.page("/console/tenants/acme/settings?done=chat_connection")
+	if !strings.Contains(page, `id="chat-connection-current"`) || !strings.Contains(page, "https://127.0.0.1:1") || strings.Contains(page, "console-session-token") {
+		t.Errorf("settings page after saving: %s", trim([]byte(page)))
+	}
+	if page := c.page("/console/projects/shop1"); !strings.Contains(page, "Rotate on the chat server") || !strings.Contains(page, `id="chat-test"`) {
+		t.Error("project page does not offer rotation and test with a connection")
+	}
+	res, body = c.form("/console/projects/shop1/chat-connection/test", nil, true)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="chat-test-result"`) || !strings.Contains(body, "could not be reached") {
+		t.Errorf("test connection: %d %s", res.StatusCode, trim([]byte(body)))
+	}
+	res, body = c.form("/console/tenants/acme/chat-connection/remove", nil, true)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d %s", res.StatusCode, trim([]byte(body)))
+	}
+	if page := c.page("/console/tenants/acme/settings"); !strings.Contains(page, `id="chat-connection-none"`) {
+		t.Error("connection still shown after removing it")
 	}
 }

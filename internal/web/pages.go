@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -410,6 +411,8 @@ type projectPage struct {
 	ChatConn *chatserver.Connection
 	// LocalWarning is shown with a secret pingauth generated itself.
 	LocalWarning string
+	// ChatTest is the outcome of "Test connection" (nil: not asked).
+	ChatTest     *admin.ChatTest
 	PasteError   string
 	MappingError string
 }
@@ -842,6 +845,12 @@ type tenantSettingsPage struct {
 	Entries    string
 	Deployment []string
 	CanWrite   bool
+	// ChatConn is the tenant's chat-server connection (nil: none); CanChat
+	// whether the operator may set it (secret rotation right).
+	ChatConn  *chatserver.Connection
+	CanChat   bool
+	ChatError string
+	ChatForm  admin.ChatConnectionInput
 }
 
 func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error) {
@@ -849,8 +858,19 @@ func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error
 	if err != nil {
 		return nil, err
 	}
-	return &tenantSettingsPage{Tenant: t, Entries: strings.Join(t.EmailDenyList, "\n"), Deployment: c.d.DenyEmails.Entries(),
-		CanWrite: c.d.Modes != nil && c.can(g, t.ID, rbac.ObjMapping, rbac.ActWrite)}, nil
+	d := &tenantSettingsPage{Tenant: t, Entries: strings.Join(t.EmailDenyList, "\n"), Deployment: c.d.DenyEmails.Entries(),
+		CanWrite: c.d.Modes != nil && c.can(g, t.ID, rbac.ObjMapping, rbac.ActWrite),
+		CanChat:  c.can(g, t.ID, rbac.ObjSecret, rbac.ActRotate), ChatForm: admin.ChatConnectionInput{BaseURL: chatserver.DefaultBaseURL}}
+	if c.can(g, t.ID, rbac.ObjSecret, rbac.ActRead) {
+		conn, err := c.d.Admin.ChatConnection(g.Request.Context(), chatserver.ScopeTenant, t.ID)
+		switch {
+		case err == nil:
+			d.ChatConn, d.ChatForm.BaseURL, d.ChatForm.Email = conn, conn.BaseURL, conn.Email
+		case !errors.Is(err, apperr.ErrNotFound) && !errors.Is(err, apperr.ErrUnavailable):
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func (c *Console) tenantSettingsPage(g *gin.Context) {
@@ -878,4 +898,54 @@ func (c *Console) tenantDenyListUpdate(g *gin.Context) {
 		return
 	}
 	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/settings", "email_denylist")
+}
+
+// tenantChatConnectionUpdate saves the tenant's chat-server connection
+// (the password or token is write-only: the form never shows it).
+func (c *Console) tenantChatConnectionUpdate(g *gin.Context) {
+	t := g.Param("tenantId")
+	in := admin.ChatConnectionInput{BaseURL: g.PostForm("base_url"), Email: strings.TrimSpace(g.PostForm("email"))}
+	if g.PostForm("auth") == "token" {
+		in.Token, in.Email = strings.TrimSpace(g.PostForm("credential")), ""
+	} else {
+		in.Password = g.PostForm("credential")
+	}
+	if _, err := c.d.Admin.SetChatConnection(g.Request.Context(), c.actor(g), chatserver.ScopeTenant, t, t, in); err != nil {
+		c.formError(g, err, func(msg string, status int) {
+			d, err := c.tenantSettingsData(g)
+			if err != nil {
+				c.fail(g, err)
+				return
+			}
+			d.ChatError, d.ChatForm = msg, admin.ChatConnectionInput{BaseURL: in.BaseURL, Email: in.Email}
+			c.render(g, status, "tenant_settings", "Settings of "+d.Tenant.Name, d)
+		})
+		return
+	}
+	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/settings", "chat_connection")
+}
+
+func (c *Console) tenantChatConnectionRemove(g *gin.Context) {
+	t := g.Param("tenantId")
+	if err := c.d.Admin.DeleteChatConnection(g.Request.Context(), c.actor(g), chatserver.ScopeTenant, t, t); err != nil {
+		c.fail(g, err)
+		return
+	}
+	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/settings", "chat_connection_removed")
+}
+
+// chatConnectionTest is the project page's "Test connection" button.
+func (c *Console) chatConnectionTest(g *gin.Context, p *project.Project) {
+	res, err := c.d.Admin.TestChatConnection(g.Request.Context(), p)
+	if err != nil {
+		c.projectFormError(g, p, err, func(d *projectPage, msg string) { d.PasteError = msg })
+		return
+	}
+	d, err := c.projectData(g, p)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d.ChatTest = &res
+	c.render(g, http.StatusOK, "project", p.Name, d)
 }
