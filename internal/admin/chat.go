@@ -144,12 +144,12 @@ func (s *Service) TestChatConnection(ctx context.Context, p *project.Project) (C
 	}
 	session, err := chat.Session(ctx, c.BaseURL, cred)
 	if err != nil {
-		out.Message = publicError(err)
+		out.Message = apperr.Message(err)
 		return out, nil
 	}
 	role, err := chat.Role(ctx, c.BaseURL, session, p.ID)
 	if err != nil {
-		out.Message = publicError(err)
+		out.Message = apperr.Message(err)
 		return out, nil
 	}
 	out.Role, out.CanRotate, out.CanBan = role, chatserver.MayRegenerate(role), chatserver.MayBan(role)
@@ -252,13 +252,9 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, p *project.Project,
 	if err != nil {
 		return Rotation{}, err
 	}
-	from := 0
-	if vs, err := s.d.Secrets.Versions(ctx, p.ID); err == nil {
-		for _, v := range vs {
-			if v.SupersededAt == nil {
-				from = v.Version
-			}
-		}
+	from := 0 // the current version, for the audit event
+	if info, err := s.SecretInfo(ctx, p.ID); err == nil {
+		from = info.Version
 	}
 	session, err := chat.Session(ctx, c.BaseURL, cred)
 	if err != nil {

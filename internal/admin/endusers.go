@@ -242,7 +242,7 @@ func (s *Service) ImportUsers(ctx context.Context, a Actor, p *project.Project, 
 			}
 		}
 		if rowErr != nil {
-			row.Error = publicError(rowErr)
+			row.Error = apperr.Message(rowErr)
 			rep.Failed++
 		} else {
 			row.OK = true
@@ -290,15 +290,6 @@ func importRow(cols, rec []string) (UserInput, error) {
 		}
 	}
 	return in, rowErr
-}
-
-// publicError returns the client-safe message of err.
-func publicError(err error) string {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return ae.Message
-	}
-	return "internal error"
 }
 
 // SplitList splits s at sep, trimming spaces and dropping empty items.

@@ -69,3 +69,13 @@ func Forbidden(msg string) error { return &Error{Kind: ErrForbidden, Message: ms
 func Unavailable(msg string, cause error) error {
 	return &Error{Kind: ErrUnavailable, Message: msg, Err: cause}
 }
+
+// Message returns the client-safe message of err: its *Error's message, or
+// "internal error" for anything else (whose text may carry internals).
+func Message(err error) string {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return "internal error"
+}

@@ -438,7 +438,7 @@ func parseSeconds(field, raw, what string) (int, error) {
 		}
 	}
 	if err != nil {
-		return 0, apperr.Invalid(field, "%s %q must look like 15m, 1h, 30d or a number of seconds", what, truncate(raw, 20))
+		return 0, apperr.Invalid(field, "%s %q must look like 15m, 1h, 30d or a number of seconds", what, httpkit.Truncate(raw, 20))
 	}
 	return int(d.Seconds()), nil
 }

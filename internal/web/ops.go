@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/admin"
-	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -37,20 +36,4 @@ func (c *Console) auditQuery(g *gin.Context, projectID string, limit int, before
 	return c.d.Admin.AuditQuery(g.Request.Context(), projectID, limit, before, c.scope(g), func(tenant string) bool {
 		return c.can(g, tenant, rbac.ObjAudit, rbac.ActRead)
 	})
-}
-
-// publicError returns the client-safe message of err.
-func publicError(err error) string {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return ae.Message
-	}
-	return "internal error"
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

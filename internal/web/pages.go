@@ -222,7 +222,7 @@ func redirect(g *gin.Context, path, done string) {
 func (c *Console) formError(g *gin.Context, err error, rerender func(msg string, status int)) {
 	status, _ := statusOf(err)
 	if status >= 400 && status < 500 {
-		rerender(publicError(err), status)
+		rerender(apperr.Message(err), status)
 		return
 	}
 	c.fail(g, err)

@@ -102,7 +102,7 @@ func (c *Console) loginSubmit(g *gin.Context) {
 	}
 	if _, _, err := c.login(g, d.Email, g.PostForm("password")); err != nil {
 		status, _ := statusOf(err)
-		msg := publicError(err)
+		msg := apperr.Message(err)
 		if status >= 500 {
 			msg = "Sign-in is temporarily unavailable."
 		}
