@@ -6,6 +6,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/chatserver"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/refresh"
 )
@@ -63,7 +64,7 @@ func (s *Service) UpdateProject(ctx context.Context, a Actor, p *project.Project
 }
 
 // DeleteProject removes the project with its secret, its exchange-mode
-// secret and its role rules.
+// secret, its own chat-server connection and its role rules.
 func (s *Service) DeleteProject(ctx context.Context, a Actor, p *project.Project) error {
 	if vs, err := s.d.Secrets.Versions(ctx, p.ID); err == nil && len(vs) > 0 {
 		if err := s.d.Secrets.Delete(ctx, p.ID, a.Email); err != nil {
@@ -74,6 +75,14 @@ func (s *Service) DeleteProject(ctx context.Context, a Actor, p *project.Project
 		// The exchange mode's HS secret lives in the secret backend under its
 		// own id; remove it with the project.
 		if err := s.d.Modes.DeleteIdP(ctx, a.Email, p.ID); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			return err
+		}
+	}
+	if s.d.ChatConns != nil {
+		// The project's own chat-server connection (its credential is in the
+		// secret backend) must not outlive it: a project re-created under the
+		// same id, maybe in another tenant, would rotate with it.
+		if err := s.d.ChatConns.Delete(ctx, chatserver.ScopeProject, p.ID); err != nil && !errors.Is(err, apperr.ErrNotFound) {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/app"
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
+	"github.com/pingstreams/pingauth/internal/chatserver"
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -236,5 +237,32 @@ func TestImportUsers(t *testing.T) {
 	evs := must[[]audit.Event](t)(s.AuditEvents(ctx, audit.Query{ProjectID: p.ID, Action: audit.EndUserImport, Limit: 10}))
 	if len(evs) != 1 || evs[0].Details["created"] != float64(2) && evs[0].Details["created"] != 2 {
 		t.Errorf("import audit events: %+v", evs)
+	}
+}
+
+// Deleting a project removes its own chat-server connection and the
+// credential: a project re-created under the same id in another tenant
+// does not inherit it.
+func TestDeleteProjectRemovesItsChatConnection(t *testing.T) {
+	t.Parallel()
+	a := openApp(t, store.SQLite)
+	ctx := t.Context()
+	s := a.Admin
+	for _, tid := range []string{"acme", "globex"} {
+		must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: tid, Name: tid}))
+	}
+	p := must[*project.Project](t)(s.CreateProject(ctx, admin.CLI(), admin.ProjectInput{ID: "shop", TenantID: "acme", Name: "Shop"}))
+	conn := must[*chatserver.Connection](t)(s.SetChatConnection(ctx, admin.CLI(), chatserver.ScopeProject, p.ID, p.TenantID,
+		admin.ChatConnectionInput{BaseURL: "https://chat.acme.example", Token: "JWT acme-session"}))
+	ok(t, s.DeleteProject(ctx, admin.CLI(), p))
+	if _, err := s.ChatConnection(ctx, chatserver.ScopeProject, "shop"); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("the deleted project's connection: %v, want not found", err)
+	}
+	if _, err := a.Backend.Read(ctx, chatserver.CredentialID(chatserver.ScopeProject, "shop"), conn.CredentialVersion); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("the deleted project's credential is still in the secret backend: %v", err)
+	}
+	q := must[*project.Project](t)(s.CreateProject(ctx, admin.CLI(), admin.ProjectInput{ID: "shop", TenantID: "globex", Name: "Shop"}))
+	if c, err := s.ChatConnectionFor(ctx, q); err != nil || c != nil {
+		t.Errorf("re-created project uses connection %+v (%v)", c, err)
 	}
 }
