@@ -12,3 +12,13 @@ mongoose.connect = function (uri, opts, cb) {
   opts = Object.assign({}, opts, { connectTimeoutMS: 180000, serverSelectionTimeoutMS: 180000 });
   return connect.call(this, uri, opts, cb);
 };
+// app.js also opens a second connection with createConnection (the same
+// timeout fires there under load: "MongooseServerSelectionError: connection
+// timed out"), so it gets the same longer timeouts.
+const createConnection = mongoose.createConnection;
+mongoose.createConnection = function (uri, opts, ...rest) {
+  if (typeof uri === 'string' && (opts === undefined || (typeof opts === 'object' && opts !== null))) {
+    opts = Object.assign({}, opts, { connectTimeoutMS: 180000, serverSelectionTimeoutMS: 180000 });
+  }
+  return createConnection.call(this, uri, opts, ...rest);
+};
