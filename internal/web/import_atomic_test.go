@@ -137,19 +137,35 @@ func TestImportRefusedOverHTTP(t *testing.T) {
 	}
 }
 
-// consoleImport posts the console's import form as a browser does: the CSRF
-// token is a field of the multipart form, so the guard reads the upload.
-func (c *client) consoleImport(content string) (*http.Response, string) {
-	c.e.t.Helper()
+// importForm is the console's import form as a browser sends it: the CSRF
+// token is a field of the multipart form (so the guard reads the upload).
+func importForm(csrf, content string) (body, contentType string) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("_csrf", c.csrf)
+	_ = mw.WriteField("_csrf", csrf)
 	fw, _ := mw.CreateFormFile("file", "users.csv")
 	_, _ = io.WriteString(fw, content)
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, c.e.url+"/console/projects/shop/users/import", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return buf.String(), mw.FormDataContentType()
+}
+
+// consoleImport posts the console's import form.
+func (c *client) consoleImport(content string) (*http.Response, string) {
+	c.e.t.Helper()
+	body, ct := importForm(c.csrf, content)
+	return c.post("/console/projects/shop/users/import", ct, strings.NewReader(body), false)
+}
+
+// post sends body with the session cookie (and the CSRF header when
+// csrfHeader) and returns the response and its body.
+func (c *client) post(path, contentType string, body io.Reader, csrfHeader bool) (*http.Response, string) {
+	c.e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.e.url+path, body)
+	req.Header.Set("Content-Type", contentType)
 	req.AddCookie(c.cookie)
+	if csrfHeader {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.e.t.Fatal(err)
@@ -209,44 +225,21 @@ func TestImportSlowUploadOutlastsReadTimeout(t *testing.T) {
 			sc := shortTimeouts(t, e, c, readTimeout)
 			const rows = 40
 			// API, text/csv.
-			content := csvRows("api", rows)
-			req, _ := http.NewRequest(http.MethodPost, sc.e.url+"/api/v1/projects/shop/users/import", trickle(content, 8, readTimeout/4))
-			req.Header.Set("Content-Type", "text/csv")
-			req.AddCookie(sc.cookie)
-			req.Header.Set("X-CSRF-Token", sc.csrf)
 			start := time.Now()
-			res, err := sc.hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			res, body := sc.post("/api/v1/projects/shop/users/import", "text/csv", trickle(csvRows("api", rows), 8, readTimeout/4), true)
 			if took := time.Since(start); took < readTimeout {
 				t.Fatalf("the upload took %s, not longer than the read timeout %s", took, readTimeout)
 			}
 			var rep admin.ImportReport
-			_ = json.Unmarshal(body, &rep)
+			_ = json.Unmarshal([]byte(body), &rep)
 			if res.StatusCode != http.StatusOK || rep.Created != rows {
-				t.Fatalf("trickled API import: %d %s, want 200 and %d created", res.StatusCode, truncateBody(body), rows)
+				t.Fatalf("trickled API import: %d %s, want 200 and %d created", res.StatusCode, truncateBody([]byte(body)), rows)
 			}
 			// Console form, CSRF inside the trickled multipart body.
-			var buf bytes.Buffer
-			mw := multipart.NewWriter(&buf)
-			_ = mw.WriteField("_csrf", sc.csrf)
-			fw, _ := mw.CreateFormFile("file", "users.csv")
-			_, _ = io.WriteString(fw, csvRows("form", rows))
-			_ = mw.Close()
-			req, _ = http.NewRequest(http.MethodPost, sc.e.url+"/console/projects/shop/users/import", trickle(buf.String(), 8, readTimeout/4))
-			req.Header.Set("Content-Type", mw.FormDataContentType())
-			req.AddCookie(sc.cookie)
-			res, err = sc.hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			page, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK || !strings.Contains(string(page), fmt.Sprintf("%d created", rows)) {
-				t.Fatalf("trickled console import: %d %s", res.StatusCode, truncateBody(page))
+			form, ct := importForm(sc.csrf, csvRows("form", rows))
+			res, page := sc.post("/console/projects/shop/users/import", ct, trickle(form, 8, readTimeout/4), false)
+			if res.StatusCode != http.StatusOK || !strings.Contains(page, fmt.Sprintf("%d created", rows)) {
+				t.Fatalf("trickled console import: %d %s", res.StatusCode, truncateBody([]byte(page)))
 			}
 			if n := e.userCount("shop"); n != 1+2*rows {
 				t.Fatalf("%d end-users, want %d", n, 1+2*rows)
