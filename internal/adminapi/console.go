@@ -39,8 +39,9 @@ type Access interface {
 	Scope(g *gin.Context) []string
 	// AuditQuery is an audit query limited to what the operator may read.
 	AuditQuery(g *gin.Context, projectID string, limit int, before int64) (audit.Query, error)
-	// ImportUsers runs a CSV import for the request (with the longer write
-	// deadline imports need).
+	// ImportUsers runs a CSV import for the request (with the longer read
+	// and write deadlines imports need). A refused import returns its
+	// report with the error.
 	ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (*admin.ImportReport, error)
 }
 
