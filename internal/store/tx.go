@@ -21,7 +21,7 @@ const (
 	KindOperator = "operator" // operator disabled, deleted, password, sessions, tokens
 )
 
-// KindProjectDelete: the project was deleted (published with KindProject,
+// KindProjectDelete is published when a project is deleted (with KindProject,
 // in the same transaction). Every cache entry for the id goes at once — row,
 // settings, secret keyring, IdP, and its API keys, which the cascade removed
 // without an event of their own.
