@@ -15,9 +15,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
@@ -68,6 +70,12 @@ type Users interface {
 	SetPassword(ctx context.Context, projectID, id, password string) error
 	Delete(ctx context.Context, projectID, id string) error
 	List(ctx context.Context, projectID string, o enduser.ListOptions) ([]enduser.User, int64, error)
+	// The CSV import: check every row, hash in the bounded pool, store all
+	// rows in one transaction.
+	PrepareNew(ctx context.Context, u *enduser.User, password string) error
+	HashPassword(ctx context.Context, password string) (string, error)
+	Taken(ctx context.Context, projectID string, emails, usernames, externalIDs []string) (enduser.TakenLogins, error)
+	CreateAll(ctx context.Context, users []*enduser.User) error
 }
 
 // Operators is what the service needs of the operator repository
@@ -189,7 +197,20 @@ func (s *Service) endRefresh(ctx context.Context, projectID, userID, reason stri
 }
 
 // AuditEvents lists audit events matching q. The transport scopes q to what
-// the actor may read (its tenants, a project it may read).
+// the actor may read (its tenants, a project it may read). A project query
+// always names a tenant too: without one it is narrowed to the project's
+// current tenant (an unknown project lists nothing), so the events of an
+// earlier project under the same id, in another tenant, never show.
 func (s *Service) AuditEvents(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+	if q.ProjectID != "" && q.TenantIDs == nil {
+		p, err := s.d.Projects.Get(ctx, q.ProjectID)
+		switch {
+		case errors.Is(err, apperr.ErrNotFound):
+			return []audit.Event{}, nil
+		case err != nil:
+			return nil, err
+		}
+		q.TenantIDs = []string{p.TenantID}
+	}
 	return s.d.Audit.List(ctx, q)
 }

@@ -131,7 +131,10 @@ func (s *Service) Members(ctx context.Context, tenant string) ([]Member, error) 
 
 // AuditQuery builds an audit query limited to what the reader may read:
 // one project (when projectID is set: the reader must be allowed on its
-// tenant) or the tenants in scope that canRead allows (scope nil: all).
+// tenant, and only that tenant's events of the id are listed, so a project
+// id deleted by one tenant and re-created by another shows only the current
+// tenant's history) or the tenants in scope that canRead allows (scope nil:
+// all).
 func (s *Service) AuditQuery(ctx context.Context, projectID string, limit int, before int64, scope []string, canRead func(tenant string) bool) (audit.Query, error) {
 	q := audit.Query{ProjectID: projectID, Limit: limit, BeforeID: before}
 	if projectID != "" {
@@ -139,6 +142,7 @@ func (s *Service) AuditQuery(ctx context.Context, projectID string, limit int, b
 		if err != nil || !canRead(p.TenantID) {
 			return q, apperr.Forbidden("you cannot read the audit log of this project")
 		}
+		q.TenantIDs = []string{p.TenantID}
 		return q, nil
 	}
 	if scope != nil {

@@ -196,50 +196,6 @@ func TestRoleRulesOneImplementation(t *testing.T) {
 	}
 }
 
-// A CSV import reports each row, creates the good ones, and is audited once
-// with the counts; a bad header creates nothing.
-func TestImportUsers(t *testing.T) {
-	t.Parallel()
-	a := openApp(t, store.SQLite)
-	ctx := t.Context()
-	s := a.Admin
-	must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: "acme", Name: "Acme"}))
-	p := must[*project.Project](t)(s.CreateProject(ctx, admin.CLI(), admin.ProjectInput{ID: "shop", TenantID: "acme", Name: "Shop"}))
-	if _, err := s.ImportUsers(ctx, admin.CLI(), p, strings.NewReader("email,colour\nann@shop.test,red\n")); !errors.Is(err, apperr.ErrInvalid) {
-		t.Fatalf("unknown column: %v, want invalid", err)
-	}
-	csv := "email,password,roles,enabled,attr.plan\n" +
-		"ann@shop.test,password-123456,vip;gold,true,pro\n" +
-		"not-an-email,password-123456,,,\n" +
-		"cy@shop.test,,,maybe,\n" +
-		"dee@shop.test,password-123456,,false,\n"
-	rep, err := s.ImportUsers(ctx, admin.CLI(), p, strings.NewReader(csv))
-	ok(t, err)
-	if rep.Created != 2 || rep.Failed != 2 || len(rep.Rows) != 4 || !rep.Rows[0].OK || rep.Rows[1].OK || rep.Rows[2].OK || !rep.Rows[3].OK {
-		t.Fatalf("report %+v", rep)
-	}
-	if rep.Rows[2].Line != 4 || !strings.Contains(rep.Rows[2].Error, "enabled") {
-		t.Errorf("row 3: %+v", rep.Rows[2])
-	}
-	us, total, err := a.Users.List(ctx, p.ID, enduser.ListOptions{Limit: 10})
-	ok(t, err)
-	if total != 2 || len(us) != 2 {
-		t.Fatalf("%d users stored, want 2", total)
-	}
-	for _, u := range us {
-		if u.Email == "ann@shop.test" && (!u.Enabled || !slices.Equal(u.Roles, []string{"vip", "gold"}) || u.Attributes["plan"] != "pro") {
-			t.Errorf("ann imported as %+v", u)
-		}
-		if u.Email == "dee@shop.test" && u.Enabled {
-			t.Error("dee imported enabled")
-		}
-	}
-	evs := must[[]audit.Event](t)(s.AuditEvents(ctx, audit.Query{ProjectID: p.ID, Action: audit.EndUserImport, Limit: 10}))
-	if len(evs) != 1 || evs[0].Details["created"] != float64(2) && evs[0].Details["created"] != 2 {
-		t.Errorf("import audit events: %+v", evs)
-	}
-}
-
 // Deleting a project removes its own chat-server connection and the
 // credential: a project re-created under the same id in another tenant
 // does not inherit it.

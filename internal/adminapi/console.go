@@ -39,8 +39,9 @@ type Access interface {
 	Scope(g *gin.Context) []string
 	// AuditQuery is an audit query limited to what the operator may read.
 	AuditQuery(g *gin.Context, projectID string, limit int, before int64) (audit.Query, error)
-	// ImportUsers runs a CSV import for the request (with the longer write
-	// deadline imports need).
+	// ImportUsers runs a CSV import for the request (with the longer read
+	// and write deadlines imports need). A refused import returns its
+	// report with the error.
 	ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (*admin.ImportReport, error)
 }
 
@@ -650,13 +651,30 @@ func (h *ConsoleAPI) UsersImport(g *gin.Context, p *project.Project) {
 	}
 	rep, err := h.d.Access.ImportUsers(g, p, r)
 	if err != nil {
-		if strings.Contains(err.Error(), "http: request body too large") {
-			err = &apperr.Error{Kind: apperr.ErrTooLarge, Message: "CSV file too large (at most 4 MiB)"}
+		if httpkit.IsMaxBytes(err) || strings.Contains(err.Error(), "http: request body too large") {
+			err = &apperr.Error{Kind: apperr.ErrTooLarge, Message: "CSV file too large (at most 4 MiB)", Field: "file"}
 		}
-		h.fail(g, err)
+		if rep == nil {
+			h.fail(g, err)
+			return
+		}
+		// Refused (nothing was imported): the error, and the report naming
+		// every row with an error and its line.
+		status, code := httpkit.Status(err)
+		g.Set(httpkit.ErrorReasonKey, code)
+		g.Header("Cache-Control", "no-store")
+		g.AbortWithStatusJSON(status, importRefused{Error: httpkit.ErrorDetail{Code: code, Message: apperr.Message(err),
+			Field: "file", RequestID: httpkit.RequestID(g)}, Report: rep})
 		return
 	}
 	h.ok(g, http.StatusOK, rep)
+}
+
+// importRefused is the body of a refused import: the usual error and the
+// report.
+type importRefused struct {
+	Error  httpkit.ErrorDetail `json:"error"`
+	Report *admin.ImportReport `json:"report"`
 }
 
 // --- audit ---
@@ -700,7 +718,9 @@ func (h *ConsoleAPI) ProjectAudit(g *gin.Context, p *project.Project) {
 		h.fail(g, err)
 		return
 	}
-	h.writeAudit(g, audit.Query{ProjectID: p.ID, Limit: limit, BeforeID: before})
+	// The project's tenant too: a project id re-created in another tenant
+	// shows none of the earlier project's events.
+	h.writeAudit(g, audit.Query{TenantIDs: []string{p.TenantID}, ProjectID: p.ID, Limit: limit, BeforeID: before})
 }
 
 func (h *ConsoleAPI) writeAudit(g *gin.Context, q audit.Query) {

@@ -255,3 +255,47 @@ func TestEntrySize(t *testing.T) {
 		t.Fatalf("entry is %d bytes, want <= 64", n)
 	}
 }
+
+// InvalidateProject drops the cached keys of one project and only those:
+// after a project is deleted (its keys cascade away) and re-created under
+// the same id, its old keys are refused at once, not after the cache TTL.
+func TestInvalidateProjectDropsItsKeys(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		seedProject(t, db, "p1")
+		seedProject(t, db, "p2")
+		repo := NewRepo(db)
+		_, k1, err := repo.Create(ctx, "p1", "", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, k2, err := repo.Create(ctx, "p2", "", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := NewVerifier(repo, nil, cache.Options{TTL: time.Hour, MaxEntries: 1000})
+		defer v.Close()
+		for p, k := range map[string]string{"p1": k1, "p2": k2} {
+			if _, err := v.Verify(ctx, p, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Delete p1's key behind the cache's back (as the cascade does).
+		if err := db.Exec("DELETE FROM api_keys WHERE project_id = ?", "p1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ctx, "p1", k1); err != nil {
+			t.Fatalf("the cached key serves until invalidated: %v", err)
+		}
+		if n := v.InvalidateProject("p1"); n != 1 {
+			t.Fatalf("InvalidateProject dropped %d entries, want 1", n)
+		}
+		if _, err := v.Verify(ctx, "p1", k1); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("p1's deleted key after InvalidateProject: %v", err)
+		}
+		if _, err := v.Verify(ctx, "p2", k2); err != nil {
+			t.Fatalf("p2's key after p1's invalidation: %v", err)
+		}
+	})
+}

@@ -196,6 +196,14 @@ func (v *Verifier) flush() {
 // Invalidate drops the cached entry of key id.
 func (v *Verifier) Invalidate(id string) { v.entries.Invalidate(id) }
 
+// InvalidateProject drops every cached key of projectID (the project was
+// deleted: its keys went with it, and a project re-created under the same
+// id must not accept them for the cache's TTL). It returns how many it
+// dropped.
+func (v *Verifier) InvalidateProject(projectID string) int {
+	return v.entries.InvalidateFunc(func(_ string, e *entry) bool { return e.projectID == projectID })
+}
+
 // InvalidateAll drops every cached entry.
 func (v *Verifier) InvalidateAll() { v.entries.InvalidateAll() }
 

@@ -25,7 +25,7 @@ func (a *App) applyEvent(ev events.Event) {
 		a.Modes.Bridge.Changed(ev.Kind, ev.ID)
 	}
 	switch ev.Kind {
-	case store.KindProject, store.KindSecret:
+	case store.KindProject, store.KindProjectDelete, store.KindSecret:
 		if a.Secrets != nil {
 			a.Secrets.Invalidate(ev.ID)
 		}

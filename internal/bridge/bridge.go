@@ -192,6 +192,10 @@ func (b *Bridge) Changed(kind, id string) {
 	case store.KindProject:
 		b.invalidateHot(id)
 		b.idp.Invalidate(id)
+	case store.KindProjectDelete: // every cache entry for the id, its API keys too
+		b.invalidateHot(id)
+		b.idp.Invalidate(id)
+		b.keys.InvalidateProject(id)
 	case store.KindAPIKey:
 		b.keys.Invalidate(id)
 	case store.KindSettings:

@@ -352,6 +352,29 @@ func (c *Cache[V]) InvalidatePrefix(prefix string) int {
 	return n
 }
 
+// InvalidateFunc drops every entry for which drop returns true (a scan of
+// the whole cache: for rare, broad changes such as a deleted project) and
+// returns how many it dropped. drop runs under a shard's lock and must not
+// call the cache. Like Invalidate, a load already running in any shard does
+// not store its result.
+func (c *Cache[V]) InvalidateFunc(drop func(key string, v V) bool) int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if drop(k, e.val) {
+				c.remove(s, e)
+				c.group.Forget(k)
+				n++
+			}
+		}
+		s.gen++
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // InvalidateAll drops every entry.
 func (c *Cache[V]) InvalidateAll() {
 	for i := range c.shards {

@@ -164,6 +164,7 @@ func TestInvalidationDuringLoadDoesNotStore(t *testing.T) {
 	}{
 		{"key", func(c *Cache[string]) { c.Invalidate("p1") }},
 		{"prefix", func(c *Cache[string]) { c.InvalidatePrefix("p") }},
+		{"func", func(c *Cache[string]) { c.InvalidateFunc(func(string, string) bool { return false }) }},
 		{"all", func(c *Cache[string]) { c.InvalidateAll() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +215,28 @@ func TestInvalidatePrefix(t *testing.T) {
 	c.InvalidateAll()
 	if c.Len() != 0 {
 		t.Fatal("InvalidateAll left entries")
+	}
+}
+
+// InvalidateFunc drops exactly the entries its predicate names, by key or
+// by value (the API-key cache drops a deleted project's keys by value).
+func TestInvalidateFunc(t *testing.T) {
+	t.Parallel()
+	c := New[string](Options{MaxEntries: 100})
+	var n atomic.Int64
+	for _, k := range []string{"a", "b", "c", "d"} {
+		get(t, c, k, &n) // values "a#1", "b#2", ...
+	}
+	if got := c.InvalidateFunc(func(k, v string) bool { return k == "a" || strings.HasPrefix(v, "c#") }); got != 2 {
+		t.Fatalf("dropped %d, want 2", got)
+	}
+	for k, want := range map[string]bool{"a": false, "b": true, "c": false, "d": true} {
+		if _, ok := c.Peek(k); ok != want {
+			t.Errorf("Peek(%s) = %v, want %v", k, ok, want)
+		}
+	}
+	if c.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", c.Len())
 	}
 }
 

@@ -441,6 +441,8 @@ func (r *Repo) Delete(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return apperr.NotFound("project %s not found", id)
 		}
-		return nil
+		// The cascade removed its API keys, settings, end-users and refresh
+		// credentials: every instance drops everything it cached for the id.
+		return r.db.Publish(ctx, store.KindProjectDelete, id)
 	})
 }

@@ -21,6 +21,12 @@ const (
 	KindOperator = "operator" // operator disabled, deleted, password, sessions, tokens
 )
 
+// KindProjectDelete is published when a project is deleted (with KindProject,
+// in the same transaction). Every cache entry for the id goes at once — row,
+// settings, secret keyring, IdP, and its API keys, which the cascade removed
+// without an event of their own.
+const KindProjectDelete = "project_delete"
+
 // Publisher publishes a change inside the transaction that ctx carries
 // (internal/events.Bus). Set DB.Events after Open; nil publishes nothing.
 type Publisher interface {

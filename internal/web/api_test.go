@@ -127,7 +127,8 @@ func TestAdminAPIFlow(t *testing.T) {
 	res, body = c.do("POST", "/api/v1/projects/shop/users", map[string]any{"email": "ann@example.com", "password": "visitor-pass-1", "firstname": "Ann"})
 	mustStatus(http.StatusCreated, res, body)
 
-	// CSV import with a per-row report.
+	// CSV import: a file with errors is refused whole, each error with its
+	// line; the clean file is then imported.
 	csv := "email,firstname,password,roles,attr.plan\n" +
 		"bob@example.com,Bob,bob-password-1,vip;beta,gold\n" +
 		"ann@example.com,Dup,whatever-123,,\n" +
@@ -135,12 +136,23 @@ func TestAdminAPIFlow(t *testing.T) {
 		"carl@example.com,Carl,short,,\n" +
 		"dana@example.com,Dana\n"
 	res, body = c.do("POST", "/api/v1/projects/shop/users/import", csv)
+	mustStatus(http.StatusBadRequest, res, body)
+	var refused struct {
+		Report admin.ImportReport `json:"report"`
+	}
+	if err := json.Unmarshal(body, &refused); err != nil {
+		t.Fatal(err)
+	}
+	if rep := refused.Report; rep.Created != 0 || rep.Failed != 4 || len(rep.Rows) != 4 || rep.Rows[0].Line != 3 || rep.Rows[3].Line != 6 || !rep.Refused {
+		t.Errorf("refused import report = %+v", rep)
+	}
+	res, body = c.do("POST", "/api/v1/projects/shop/users/import", "email,firstname,password,roles,attr.plan\nbob@example.com,Bob,bob-password-1,vip;beta,gold\n")
 	mustStatus(http.StatusOK, res, body)
 	var rep admin.ImportReport
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Created != 1 || rep.Failed != 4 || len(rep.Rows) != 5 || !rep.Rows[0].OK || rep.Rows[1].Line != 3 || rep.Rows[1].OK {
+	if rep.Created != 1 || rep.Failed != 0 || len(rep.Rows) != 1 || !rep.Rows[0].OK || rep.Rows[0].Line != 2 {
 		t.Errorf("import report = %+v", rep)
 	}
 	res, body = c.do("POST", "/api/v1/projects/shop/users/import", "nonsense,columns\n1,2\n")

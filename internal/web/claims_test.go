@@ -47,17 +47,20 @@ func TestClaimsPolicyOnAdminWrites(t *testing.T) {
 				t.Fatalf("role attribute: %d %s", res.StatusCode, body)
 			}
 
-			// CSV: each refused row is reported with its reason; the others are created.
+			// CSV: each refused row is reported with its reason, and the file
+			// is refused whole.
 			csv := "email,password,attr.isSuperadmin,attr.role\n" +
 				"row1@shop.test,password-0001,,member\n" +
 				"row2@shop.test,password-0002,true,\n" +
 				"admin@tiledesk.com,password-0003,,\n"
 			res, body := c.do("POST", "/api/v1/projects/shop/users/import", csv)
-			var rep admin.ImportReport
-			if err := json.Unmarshal(body, &rep); err != nil || res.StatusCode != http.StatusOK {
+			var refused struct {
+				Report admin.ImportReport `json:"report"`
+			}
+			if err := json.Unmarshal(body, &refused); err != nil || res.StatusCode != http.StatusBadRequest {
 				t.Fatalf("import: %d %s", res.StatusCode, body)
 			}
-			if rep.Created != 1 || rep.Failed != 2 || !strings.Contains(strings.ToLower(rep.Rows[1].Error), "issuperadmin") || !strings.Contains(rep.Rows[2].Error, "deny-list") {
+			if rep := refused.Report; rep.Created != 0 || rep.Failed != 2 || len(rep.Rows) != 2 || !strings.Contains(strings.ToLower(rep.Rows[0].Error), "issuperadmin") || !strings.Contains(rep.Rows[1].Error, "deny-list") {
 				t.Fatalf("import report %+v", rep)
 			}
 

@@ -667,6 +667,7 @@ func (c *Console) usersImport(g *gin.Context, p *project.Project) {
 	defer f.Close()
 	rep, err := c.importUsers(g, p, f)
 	if err != nil {
+		d.Report = rep // refused: the rows with errors (nil when there is no report)
 		c.formError(g, err, func(msg string, status int) {
 			d.Error = msg
 			c.render(g, status, "import_report", "Import end-users", d)
