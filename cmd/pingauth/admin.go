@@ -57,21 +57,23 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	}
 	key := args[0] + " " + sub
 	cmds := map[string]func(context.Context, *app.App, []string) error{
-		"tenant add":          c.tenantAdd,
-		"tenant list":         c.tenantList,
-		"tenant deny-emails":  c.tenantDenyEmails,
-		"project add":         c.projectAdd,
-		"project list":        c.projectList,
-		"project show":        c.projectShow,
-		"project update":      c.projectUpdate,
-		"secret set":          c.secretSet,
-		"secret rotate":       c.secretRotate,
-		"secret versions":     c.secretVersions,
-		"user add":            c.userAdd,
-		"user list":           c.userList,
-		"user revoke-refresh": c.userRevokeRefresh,
-		"operator add":        c.operatorAdd,
-		"operator list":       c.operatorList,
+		"tenant add":            c.tenantAdd,
+		"tenant list":           c.tenantList,
+		"tenant deny-emails":    c.tenantDenyEmails,
+		"project add":           c.projectAdd,
+		"project list":          c.projectList,
+		"project show":          c.projectShow,
+		"project update":        c.projectUpdate,
+		"secret set":            c.secretSet,
+		"secret rotate":         c.secretRotate,
+		"secret versions":       c.secretVersions,
+		"user add":              c.userAdd,
+		"user list":             c.userList,
+		"user revoke-refresh":   c.userRevokeRefresh,
+		"operator add":          c.operatorAdd,
+		"operator list":         c.operatorList,
+		"operator tokens":       c.operatorTokens,
+		"operator revoke-token": c.operatorRevokeToken,
 		"migrate ": func(context.Context, *app.App, []string) error {
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil

@@ -5,7 +5,7 @@
 //	pingauth project add|list|show|update  manage Pingstreams projects
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list|revoke-refresh  manage a project's end-users
-//	pingauth operator add|list           manage console operators and their roles
+//	pingauth operator add|list|tokens|revoke-token  manage console operators, their roles and API tokens
 //	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
@@ -53,6 +53,8 @@ Usage:
   pingauth user revoke-refresh -project PROJECT_ID -email EMAIL|-external-id ID   (ends remembered sign-ins)
   pingauth operator add -email EMAIL -role platform-admin|tenant-admin|tenant-operator [-tenant ID] -password-stdin
   pingauth operator list
+  pingauth operator tokens -email EMAIL                  (API tokens: expiry, last use, scope)
+  pingauth operator revoke-token -email EMAIL -id TOKEN_ID
   pingauth migrate
   pingauth version
 ` + modeUsage + `

@@ -36,6 +36,9 @@ type Actor struct {
 	// OperatorID is the operator's id ("" for the CLI and bootstrap).
 	OperatorID string
 	Email      string
+	// TokenID is the API token the request came with ("" for a console
+	// session or the CLI).
+	TokenID string
 }
 
 // CLI is the actor of commands run with `pingauth` on the server's database.
@@ -84,11 +87,13 @@ type Operators interface {
 	Create(ctx context.Context, email, name, password string) (*operator.Operator, error)
 	Get(ctx context.Context, id string) (*operator.Operator, error)
 	GetByEmail(ctx context.Context, email string) (*operator.Operator, error)
-	SetDisabled(ctx context.Context, id string, disabled bool) error
-	SetPassword(ctx context.Context, id, password string) error
+	SetDisabled(ctx context.Context, id string, disabled bool) ([]operator.Token, error)
+	SetPassword(ctx context.Context, id, password, keepSession string) ([]operator.Token, error)
+	CheckPassword(ctx context.Context, id, password string) error
 	Delete(ctx context.Context, id string) error
-	NewToken(ctx context.Context, operatorID, name string, ttl time.Duration) (string, *operator.Token, error)
+	NewToken(ctx context.Context, operatorID string, spec operator.TokenSpec) (string, *operator.Token, error)
 	DeleteToken(ctx context.Context, operatorID, tokenID string) error
+	RevokeTokens(ctx context.Context, operatorID, tenantID string) ([]operator.Token, error)
 	ListTokens(ctx context.Context, operatorID string) ([]operator.Token, error)
 	List(ctx context.Context, ids []string) ([]operator.Operator, error)
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
@@ -64,6 +63,11 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, tenant, operatorID 
 	}
 	if !has {
 		return apperr.NotFound("operator has no role in this tenant")
+	}
+	// Tokens go first: a failure then leaves the roles, never live tokens
+	// of an operator without them.
+	if err := s.revokeForRoleRemoval(ctx, a, o, tenant); err != nil {
+		return err
 	}
 	if err := s.d.Roles.RevokeTenant(ctx, o.ID, tenant); err != nil {
 		return err
@@ -133,7 +137,8 @@ func (s *Service) SetOperatorDisabled(ctx context.Context, a Actor, id string, d
 	if err != nil {
 		return err
 	}
-	if err := s.d.Operators.SetDisabled(ctx, id, disabled); err != nil {
+	revoked, err := s.d.Operators.SetDisabled(ctx, id, disabled)
+	if err != nil {
 		return err
 	}
 	action := audit.OperatorEnable
@@ -141,19 +146,23 @@ func (s *Service) SetOperatorDisabled(ctx context.Context, a Actor, id string, d
 		action = audit.OperatorDisable
 	}
 	s.record(ctx, a, audit.Event{Action: action, Target: o.Email})
+	s.recordRevoked(ctx, a, o, revoked, RevokedDisabled)
 	return nil
 }
 
-// SetOperatorPassword resets an operator's password.
+// SetOperatorPassword resets an operator's password: every session of the
+// operator ends and every API token is revoked.
 func (s *Service) SetOperatorPassword(ctx context.Context, a Actor, id, password string) error {
 	o, err := s.d.Operators.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := s.d.Operators.SetPassword(ctx, id, password); err != nil {
+	revoked, err := s.d.Operators.SetPassword(ctx, id, password, "")
+	if err != nil {
 		return err
 	}
 	s.record(ctx, a, audit.Event{Action: audit.OperatorPasswordReset, Target: o.Email})
+	s.recordRevoked(ctx, a, o, revoked, RevokedPasswordReset)
 	return nil
 }
 
@@ -167,6 +176,11 @@ func (s *Service) DeleteOperator(ctx context.Context, a Actor, id string) error 
 	if err != nil {
 		return err
 	}
+	revoked, err := s.d.Operators.RevokeTokens(ctx, id, "")
+	if err != nil {
+		return err
+	}
+	s.recordRevoked(ctx, a, o, revoked, RevokedDeleted)
 	if err := s.d.Roles.RevokeAll(ctx, id); err != nil {
 		return err
 	}
@@ -179,18 +193,38 @@ func (s *Service) DeleteOperator(ctx context.Context, a Actor, id string) error 
 
 // TokenInput is a new operator API token.
 type TokenInput struct {
-	Name       string `json:"name"`
-	TTLSeconds int    `json:"ttl_seconds"`
+	Name string `json:"name"`
+	// TTLSeconds is the lifetime (0: PINGAUTH_OPERATOR_TOKEN_TTL; at most
+	// PINGAUTH_OPERATOR_TOKEN_MAX_TTL).
+	TTLSeconds int64 `json:"ttl_seconds"`
+	// TenantID limits the token to one tenant the actor has a role in.
+	TenantID string `json:"tenant_id"`
+	// ReadOnly tokens may only read (GET).
+	ReadOnly bool `json:"read_only"`
 }
 
 // CreateToken creates an API token of the actor; the value is returned
-// once.
+// once. Only an operator's own sign-in creates tokens: a request made with
+// an API token cannot (a tenant-limited or read-only token could otherwise
+// mint a broader one).
 func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput) (string, *operator.Token, error) {
-	raw, t, err := s.d.Operators.NewToken(ctx, a.OperatorID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
+	if a.OperatorID == "" {
+		return "", nil, apperr.Invalid("operator", "API tokens belong to an operator; create them signed in")
+	}
+	if a.TokenID != "" {
+		return "", nil, apperr.Forbidden("an API token cannot create API tokens; sign in to create one")
+	}
+	// Rules on the creating session (e.g. a passed second factor) go here.
+	spec, err := s.tokenSpec(ctx, a, in)
 	if err != nil {
 		return "", nil, err
 	}
-	s.record(ctx, a, audit.Event{Action: audit.OperatorTokenCreate, Target: t.ID, Details: map[string]any{"name": t.Name}})
+	raw, t, err := s.d.Operators.NewToken(ctx, a.OperatorID, spec)
+	if err != nil {
+		return "", nil, err
+	}
+	s.record(ctx, a, audit.Event{TenantID: t.TenantID, Action: audit.OperatorTokenCreate, Target: t.ID,
+		Details: map[string]any{"name": t.Name, "tenant_id": t.TenantID, "read_only": t.ReadOnly, "expires_at": t.ExpiresAt}})
 	return raw, t, nil
 }
 
@@ -199,6 +233,6 @@ func (s *Service) DeleteToken(ctx context.Context, a Actor, tokenID string) erro
 	if err := s.d.Operators.DeleteToken(ctx, a.OperatorID, tokenID); err != nil {
 		return err
 	}
-	s.record(ctx, a, audit.Event{Action: audit.OperatorTokenDelete, Target: tokenID})
+	s.record(ctx, a, audit.Event{Action: audit.OperatorTokenDelete, Target: tokenID, Details: map[string]any{"operator": a.Email, "reason": RevokedByOwner}})
 	return nil
 }

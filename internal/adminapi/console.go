@@ -35,6 +35,9 @@ type Access interface {
 	SignOut(g *gin.Context)
 	// CSRFToken is the session's CSRF token ("" for an API token).
 	CSRFToken(g *gin.Context) string
+	// SessionToken is the raw token of the request's console session (""
+	// for an API token): the session a password change keeps.
+	SessionToken(g *gin.Context) string
 	// Scope is the operator's tenant filter (nil: every tenant).
 	Scope(g *gin.Context) []string
 	// AuditQuery is an audit query limited to what the operator may read.
@@ -135,15 +138,12 @@ func (h *ConsoleAPI) Tokens(g *gin.Context) {
 
 // TokenCreate serves POST /api/v1/me/tokens.
 func (h *ConsoleAPI) TokenCreate(g *gin.Context) {
-	var in struct {
-		Name       string `json:"name"`
-		TTLSeconds int    `json:"ttl_seconds"`
-	}
+	var in admin.TokenInput
 	if err := h.bind(g, &in); err != nil {
 		h.fail(g, err)
 		return
 	}
-	raw, t, err := h.d.Admin.CreateToken(g.Request.Context(), h.d.Access.Actor(g), admin.TokenInput{Name: in.Name, TTLSeconds: in.TTLSeconds})
+	raw, t, err := h.d.Admin.CreateToken(g.Request.Context(), h.d.Access.Actor(g), in)
 	if err != nil {
 		h.fail(g, err)
 		return

@@ -77,6 +77,9 @@ type Options struct {
 	HashParams *enduser.Params
 	// Backend overrides the secret backend (tests).
 	Backend secret.Backend
+	// Now is the clock of operator sessions and API tokens (tests; nil:
+	// the current time).
+	Now func() time.Time
 }
 
 // HashPoolSize is how many argon2id hashes run at once on procs cores when
@@ -144,6 +147,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Users = enduser.NewRepo(db, newHasher(cfg, params), log, enduser.WithDenyEmails(cfg.DenyEmails))
 	a.Refresh = refresh.New(db)
 	a.Operators = operator.NewRepo(db, a.Users.Hasher())
+	a.Operators.Configure(operator.Limits{SessionIdle: cfg.Operators.SessionIdle, SessionMax: cfg.Operators.SessionMax,
+		TokenTTL: cfg.Operators.TokenTTL, TokenMaxTTL: cfg.Operators.TokenMaxTTL, Now: opts.Now})
 	if a.RBAC, err = rbac.New(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, err

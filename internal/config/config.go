@@ -60,6 +60,9 @@ type Config struct {
 	// Outbound is the policy of server-side fetches (JWKS): outbound.go,
 	// PINGAUTH_OUTBOUND_ALLOW, PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK.
 	Outbound outbound.Policy
+	// Operators are the session and operator API token lifetimes
+	// (operators.go).
+	Operators Operators
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -216,5 +219,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	c.Security, errs = sec, append(errs, secErrs...)
 	ob, obErrs := outboundFromEnv(get)
 	c.Outbound, errs = ob, append(errs, obErrs...)
+	ops, opErrs := operatorsFromEnv(get)
+	c.Operators, errs = ops, append(errs, opErrs...)
 	return c, errors.Join(errs...)
 }

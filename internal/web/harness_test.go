@@ -58,6 +58,13 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 // newEnvVars is newEnv with extra PINGAUTH_* variables.
 func newEnvVars(t *testing.T, d store.Dialect, extra map[string]string) *env {
 	t.Helper()
+	return newEnvOpts(t, d, extra, app.Options{})
+}
+
+// newEnvOpts is newEnvVars with app options (a clock); HashParams are the
+// test parameters.
+func newEnvOpts(t *testing.T, d store.Dialect, extra map[string]string, opts app.Options) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +87,8 @@ func newEnvVars(t *testing.T, d store.Dialect, extra map[string]string) *env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{HashParams: &enduser.TestParams})
+	opts.HashParams = &enduser.TestParams
+	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

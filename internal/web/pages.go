@@ -37,7 +37,7 @@ type pages struct {
 	static map[string][]byte // web/static files by name
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -187,6 +187,8 @@ var flashes = map[string]string{
 	"override_removed":   "Per-user override removed.",
 	"email_denylist":     "Email deny-list saved.",
 	"refresh_revoked":    "Remembered sign-ins revoked: the visitor must sign in with the password again.",
+	"own_password":       "Password changed. Your other sessions are signed out and your API tokens revoked.",
+	"token_revoked":      "API token revoked.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {

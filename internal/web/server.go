@@ -107,6 +107,7 @@ const (
 	csrfFormField   = "_csrf"
 	ctxOperator     = "web.operator"
 	ctxSessionRaw   = "web.session"
+	ctxToken        = "web.token"
 	ctxProject      = "web.project"
 	maxFormBytes    = 1 << 20
 	maxImportBytes  = 4 << 20
@@ -217,21 +218,27 @@ func (c *Console) guard(g *gin.Context) {
 	ctx := g.Request.Context()
 	var (
 		op      *operator.Operator
+		tok     *operator.Token
 		raw     string
 		viaAuth bool
 	)
 	if h := g.GetHeader("Authorization"); h != "" && isAPI(g) {
-		tok, found := strings.CutPrefix(h, "Bearer ")
+		bearer, found := strings.CutPrefix(h, "Bearer ")
 		if !found {
 			c.fail(g, apperr.Unauthorized("Authorization must be Bearer <API token>"))
 			return
 		}
-		o, err := c.d.Operators.LookupToken(ctx, strings.TrimSpace(tok))
+		o, t, err := c.d.Operators.LookupToken(ctx, strings.TrimSpace(bearer))
 		if err != nil {
 			c.fail(g, err)
 			return
 		}
-		op, viaAuth = o, true
+		if err := tokenMethodAllowed(t, g.Request.Method); err != nil {
+			c.fail(g, err)
+			return
+		}
+		op, tok, viaAuth = o, t, true
+		g.Set(ctxToken, t)
 	} else {
 		raw, _ = g.Cookie(c.cookie)
 		_, o, err := c.d.Operators.LookupSession(ctx, raw)
@@ -292,6 +299,10 @@ func (c *Console) guard(g *gin.Context) {
 			return
 		}
 	}
+	if err := tokenDomainAllowed(tok, r.Scope, domain); err != nil {
+		c.fail(g, err)
+		return
+	}
 	allowed, err := c.d.RBAC.Allowed(op.ID, domain, r.Obj, r.Act)
 	if err != nil {
 		c.fail(g, err)
@@ -349,6 +360,9 @@ func (c *Console) fail(g *gin.Context, err error) {
 
 // can reports whether the current operator may act on obj in tenant (for showing buttons).
 func (c *Console) can(g *gin.Context, tenant, obj, act string) bool {
+	if tok := tokenOf(g); tok != nil && ((tok.ReadOnly && act != rbac.ActRead) || (tok.TenantID != "" && tok.TenantID != tenant)) {
+		return false
+	}
 	ok, _ := c.d.RBAC.Allowed(operatorOf(g).ID, tenant, obj, act)
 	return ok
 }
@@ -356,6 +370,9 @@ func (c *Console) can(g *gin.Context, tenant, obj, act string) bool {
 // scope returns the tenant filter of the operator: nil = all tenants.
 func (c *Console) scope(g *gin.Context) []string {
 	all, ts := c.d.RBAC.Scope(operatorOf(g).ID)
+	if tok := tokenOf(g); tok != nil && tok.TenantID != "" {
+		return limitScope(all, ts, tok.TenantID)
+	}
 	if all {
 		return nil
 	}
@@ -375,6 +392,9 @@ func (c *Console) CSRFToken(g *gin.Context) string {
 	}
 	return ""
 }
+
+// SessionToken implements adminapi.Access.
+func (c *Console) SessionToken(g *gin.Context) string { return g.GetString(ctxSessionRaw) }
 
 // SignIn implements adminapi.Access: the console's sign-in (login guard,
 // session cookie) for POST /api/v1/session.
@@ -405,7 +425,11 @@ func (c *Console) ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (
 // actor is the signed-in operator as the admin service's actor.
 func (c *Console) actor(g *gin.Context) admin.Actor {
 	o := operatorOf(g)
-	return admin.Actor{OperatorID: o.ID, Email: o.Email}
+	a := admin.Actor{OperatorID: o.ID, Email: o.Email}
+	if tok := tokenOf(g); tok != nil {
+		a.TokenID = tok.ID
+	}
+	return a
 }
 
 func (c *Console) setSessionCookie(g *gin.Context, raw string, maxAge int) {
