@@ -6,6 +6,7 @@
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list|revoke-refresh  manage a project's end-users
 //	pingauth operator add|list           manage console operators and their roles
+//	pingauth invite create|list|revoke   invite operators to a tenant (one-time links)
 //	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
@@ -53,7 +54,7 @@ Usage:
   pingauth user revoke-refresh -project PROJECT_ID -email EMAIL|-external-id ID   (ends remembered sign-ins)
   pingauth operator add -email EMAIL -role platform-admin|tenant-admin|tenant-operator [-tenant ID] -password-stdin
   pingauth operator list
-  pingauth migrate
+` + inviteUsage + `  pingauth migrate
   pingauth version
 ` + modeUsage + `
 

@@ -60,6 +60,8 @@ type Config struct {
 	// Outbound is the policy of server-side fetches (JWKS): outbound.go,
 	// PINGAUTH_OUTBOUND_ALLOW, PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK.
 	Outbound outbound.Policy
+	// Invitations: PINGAUTH_SMTP_URL (mail.go) and PINGAUTH_INVITE_TTL.
+	Invitations Invitations
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -216,5 +218,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	c.Security, errs = sec, append(errs, secErrs...)
 	ob, obErrs := outboundFromEnv(get)
 	c.Outbound, errs = ob, append(errs, obErrs...)
+	inv, invErrs := invitationsFromEnv(getenv, dur)
+	c.Invitations, errs = inv, append(errs, invErrs...)
 	return c, errors.Join(errs...)
 }
