@@ -38,19 +38,22 @@ const (
 	OperatorTokenDelete   = "operator.token_delete"
 	OperatorLogin         = "operator.login"
 	OperatorLogout        = "operator.logout"
-	// Invitation*: operator invitations (issue 12); never the link's token.
-	InvitationCreate = "invitation.create"
-	InvitationAccept = "invitation.accept"
-	InvitationRevoke = "invitation.revoke"
-	APIKeyCreate     = "apikey.create"
-	APIKeyRevoke     = "apikey.revoke"
-	ModesSet         = "modes.set"
-	MappingSet       = "mapping.set"
-	OverrideSet      = "mapping.override.set"
-	OverrideDelete   = "mapping.override.delete"
-	IdPSet           = "idp.set"
-	IdPDelete        = "idp.delete"
+	APIKeyCreate          = "apikey.create"
+	APIKeyRevoke          = "apikey.revoke"
+	ModesSet              = "modes.set"
+	MappingSet            = "mapping.set"
+	OverrideSet           = "mapping.override.set"
+	OverrideDelete        = "mapping.override.delete"
+	IdPSet                = "idp.set"
+	IdPDelete             = "idp.delete"
 	// RoleRulesUpdate: the end-user role rules of a project (which end-user
 	// roles may sign in).
 	RoleRulesUpdate = "role_rules.update"
+)
+
+// Operator invitations (issue 12); never the link's token.
+const (
+	InvitationCreate = "invitation.create"
+	InvitationAccept = "invitation.accept"
+	InvitationRevoke = "invitation.revoke"
 )
