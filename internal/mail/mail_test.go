@@ -2,6 +2,9 @@ package mail_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -87,5 +90,47 @@ func TestSendDeliversThroughARealSMTPServer(t *testing.T) {
 	}
 	if len(srv.Messages()) != 1 {
 		t.Error("a message was accepted without authentication")
+	}
+}
+
+// starttls:// upgrades the connection and smtps:// speaks TLS from the first
+// byte (the server's certificate verified); starttls:// refuses a server
+// that does not offer STARTTLS.
+func TestSendOverTLS(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewTLSServer(nil) // only for its loopback certificate
+	defer hs.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(hs.Certificate())
+	clientTLS := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	for _, tc := range []struct {
+		scheme   string
+		implicit bool
+	}{{"starttls", false}, {"smtps", true}} {
+		srv := mailtest.StartTLS(t, "mailer", "smtp-pass-123", hs.TLS, tc.implicit)
+		cfg, err := mail.ParseURL(strings.Replace(srv.URL("p@example.com"), "smtp://", tc.scheme+"://", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.TLS = clientTLS
+		if err := mail.New(cfg).Send(context.Background(), mail.Message{To: "a@example.com", Subject: "s", Body: "b"}); err != nil {
+			t.Fatalf("%s: %v", tc.scheme, err)
+		}
+		if m := srv.Messages(); len(m) != 1 || !m[0].TLS {
+			t.Errorf("%s: %+v", tc.scheme, m)
+		}
+		// Without the certificate's root the connection is refused.
+		cfg.TLS = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+		if err := mail.New(cfg).Send(context.Background(), mail.Message{To: "a@example.com", Subject: "s", Body: "b"}); err == nil {
+			t.Errorf("%s: an unverified certificate was accepted", tc.scheme)
+		}
+	}
+	plain := mailtest.Start(t, "mailer", "smtp-pass-123")
+	cfg, err := mail.ParseURL(strings.Replace(plain.URL("p@example.com"), "smtp://", "starttls://", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mail.New(cfg).Send(context.Background(), mail.Message{To: "a@example.com", Subject: "s", Body: "b"}); err == nil || len(plain.Messages()) != 0 {
+		t.Errorf("starttls:// to a server without STARTTLS: %v", err)
 	}
 }

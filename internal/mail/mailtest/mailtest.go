@@ -4,6 +4,7 @@
 package mailtest
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -18,6 +19,8 @@ import (
 
 // Message is one delivered email.
 type Message struct {
+	// TLS: the connection was encrypted (STARTTLS or implicit TLS).
+	TLS  bool
 	From string
 	To   []string
 	Data string
@@ -32,17 +35,29 @@ type Server struct {
 	arrived        chan struct{}
 }
 
-// Start starts a server on 127.0.0.1; it stops when the test ends.
+// Start starts a plain server on 127.0.0.1; it stops when the test ends.
 func Start(t testing.TB, user, password string) *Server {
 	t.Helper()
+	return StartTLS(t, user, password, nil, false)
+}
+
+// StartTLS starts a server offering STARTTLS with cert (implicit: TLS from
+// the first byte, as smtps); cert nil is Start.
+func StartTLS(t testing.TB, user, password string, cert *tls.Config, implicit bool) *Server {
+	t.Helper()
 	s := &Server{User: user, Password: password, arrived: make(chan struct{}, 100)}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, conn: c}, nil }))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true // loopback without TLS (net/smtp sends PLAIN only to loopback then)
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cert != nil && implicit {
+		ln = tls.NewListener(ln, cert)
+	} else if cert != nil {
+		srv.TLSConfig = cert
 	}
 	s.Addr = ln.Addr().String()
 	go func() { _ = srv.Serve(ln) }()
@@ -64,6 +79,7 @@ func (s *Server) Messages() []Message {
 }
 
 type session struct {
+	conn   *smtp.Conn
 	s      *Server
 	authed bool
 	msg    Message
@@ -85,7 +101,8 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	if !x.authed {
 		return smtp.ErrAuthRequired
 	}
-	x.msg = Message{From: from}
+	_, isTLS := x.conn.TLSConnectionState()
+	x.msg = Message{From: from, TLS: isTLS}
 	return nil
 }
 
