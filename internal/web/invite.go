@@ -47,7 +47,7 @@ func (c *Console) inviteSession(g *gin.Context) (*operator.Operator, string) {
 	return o, raw
 }
 
-func (c *Console) inviteData(g *gin.Context, tok string, p *admin.PendingInvitation, o *operator.Operator) *invitePageData {
+func (c *Console) inviteData(tok string, p *admin.PendingInvitation, o *operator.Operator) *invitePageData {
 	d := &invitePageData{Token: tok, Email: p.Invitation.Email, TenantName: p.TenantName, Role: p.Invitation.Role, Invitation: p.Invitation,
 		LoginURL: consoleLoginPath + "?next=" + url.QueryEscape(admin.InvitePath+tok)}
 	if o != nil {
@@ -82,7 +82,7 @@ func (c *Console) invitePage(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	c.renderInvite(g, http.StatusOK, c.inviteData(g, tok, p, o), raw, "")
+	c.renderInvite(g, http.StatusOK, c.inviteData(tok, p, o), raw, "")
 }
 
 // inviteAccept serves POST /console/invite/:token: action=accept (signed
@@ -109,7 +109,7 @@ func (c *Console) inviteAccept(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	d := c.inviteData(g, tok, p, o)
+	d := c.inviteData(tok, p, o)
 	rerender := func(err error) {
 		c.formError(g, err, func(msg string, status int) { c.renderInvite(g, status, d, raw, msg) })
 	}
