@@ -85,6 +85,9 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	for k, fn := range c.chatCommands() { // chat-server connections (chat.go)
 		cmds[k] = fn
 	}
+	for k, fn := range c.inviteCommands() { // operator invitations (invite.go)
+		cmds[k] = fn
+	}
 	fn, ok := cmds[key]
 	if !ok {
 		return c.groupHelp(args[0], sub, cmds)

@@ -6,6 +6,7 @@
 //	pingauth secret set|rotate|versions  manage a project's shared secret
 //	pingauth user add|list|revoke-refresh  manage a project's end-users
 //	pingauth operator add|list|tokens|revoke-token  manage console operators, their roles and API tokens
+//	pingauth invite create|list|revoke   invite operators to a tenant (one-time links)
 //	pingauth apikey|mode|mapping|idp|role  verification modes (server, exchange), mappings, role rules
 //	pingauth migrate                     apply database migrations and exit
 //
@@ -55,7 +56,7 @@ Usage:
   pingauth operator list
   pingauth operator tokens -email EMAIL                  (API tokens: expiry, last use, scope)
   pingauth operator revoke-token -email EMAIL -id TOKEN_ID
-  pingauth migrate
+` + inviteUsage + `  pingauth migrate
   pingauth version
 ` + modeUsage + `
 

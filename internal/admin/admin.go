@@ -156,6 +156,14 @@ type Deps struct {
 	// rotation then needs RotateInput.Local).
 	Chat      ChatServer
 	ChatConns ChatConnections
+	// Invitations stores operator invitations (nil: invitations are off);
+	// Mailer emails them (nil: the link is only shown to the inviter);
+	// InviteTTL is a link's lifetime (0: 7 days); PublicURL is the base of
+	// the link.
+	Invitations Invitations
+	Mailer      Mailer
+	InviteTTL   time.Duration
+	PublicURL   string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -173,6 +181,9 @@ func New(d Deps) *Service {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.InviteTTL <= 0 {
+		d.InviteTTL = 7 * 24 * time.Hour
 	}
 	return &Service{d: d}
 }

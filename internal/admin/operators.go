@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
@@ -10,43 +9,13 @@ import (
 	"github.com/pingstreams/pingauth/internal/rbac"
 )
 
-// MemberInput adds an operator to a tenant with a role.
+// MemberInput adds an operator to a tenant with a role (AddMember).
 type MemberInput struct {
 	Email string `json:"email"`
 	Role  string `json:"role"`
-	// Password creates the account when the email has none yet.
+	// Password is refused (ErrPasswordNotYours) unless the actor is a
+	// platform admin, for whom it creates a new account directly.
 	Password string `json:"password"`
-}
-
-// AddMember gives an operator (created when the email is new and a
-// password is given) a tenant role.
-func (s *Service) AddMember(ctx context.Context, a Actor, tenant string, in MemberInput) (*operator.Operator, error) {
-	if _, err := s.d.Projects.GetTenant(ctx, tenant); err != nil {
-		return nil, err
-	}
-	if err := rbac.ValidateAssignment(tenant, in.Role); err != nil {
-		return nil, err
-	}
-	o, err := s.d.Operators.GetByEmail(ctx, in.Email)
-	created := false
-	if errors.Is(err, apperr.ErrNotFound) {
-		if in.Password == "" {
-			return nil, apperr.Invalid("password", "no operator with this email yet: give an initial password to create the account")
-		}
-		o, err = s.d.Operators.Create(ctx, in.Email, "", in.Password)
-		created = true
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.d.Roles.Assign(ctx, o.ID, tenant, in.Role); err != nil {
-		return nil, err
-	}
-	if created {
-		s.record(ctx, a, audit.Event{TenantID: tenant, Action: audit.OperatorCreate, Target: o.Email})
-	}
-	s.record(ctx, a, audit.Event{TenantID: tenant, Action: audit.OperatorRoleGrant, Target: o.Email, Details: map[string]any{"role": in.Role}})
-	return o, nil
 }
 
 // RemoveMember takes every role in tenant from an operator.
@@ -86,6 +55,9 @@ type OperatorInput struct {
 
 // CreateOperator creates an operator account, optionally platform admin.
 func (s *Service) CreateOperator(ctx context.Context, a Actor, in OperatorInput) (*operator.Operator, error) {
+	if !s.IsPlatformAdmin(a) {
+		return nil, apperr.Forbidden("only platform admins create accounts directly; invite the person to a tenant instead")
+	}
 	o, err := s.d.Operators.Create(ctx, in.Email, in.Name, in.Password)
 	if err != nil {
 		return nil, err
@@ -104,6 +76,9 @@ func (s *Service) CreateOperator(ctx context.Context, a Actor, in OperatorInput)
 // tenant (rbac.AllTenants with rbac.RolePlatformAdmin for a platform admin):
 // the CLI's `operator add` and the bootstrap admin.
 func (s *Service) CreateOperatorWithRole(ctx context.Context, a Actor, email, password, role, tenant string) (*operator.Operator, error) {
+	if !s.IsPlatformAdmin(a) {
+		return nil, apperr.Forbidden("only platform admins create accounts directly; invite the person to a tenant instead")
+	}
 	if err := rbac.ValidateAssignment(tenant, role); err != nil {
 		return nil, err
 	}
@@ -150,9 +125,13 @@ func (s *Service) SetOperatorDisabled(ctx context.Context, a Actor, id string, d
 	return nil
 }
 
-// SetOperatorPassword resets an operator's password: every session of the
-// operator ends and every API token is revoked.
+// SetOperatorPassword resets an operator's password: only the account
+// itself or a platform admin (never a tenant admin: accounts belong to their
+// owner). Every session of the operator ends and every API token is revoked.
 func (s *Service) SetOperatorPassword(ctx context.Context, a Actor, id, password string) error {
+	if a.OperatorID != id && !s.IsPlatformAdmin(a) {
+		return apperr.Forbidden("only the account itself or a platform admin can set its password")
+	}
 	o, err := s.d.Operators.Get(ctx, id)
 	if err != nil {
 		return err

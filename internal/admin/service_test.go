@@ -102,8 +102,16 @@ func TestServiceAuditsEachChangeOnceAsTheActor(t *testing.T) {
 		in.Firstname = "Bob"
 		must[*enduser.User](t)(s.UpdateUser(ctx, ann, p, u.ID, in))
 		must[[]string](t)(s.SetRoleRules(ctx, ann, p, []string{"vip"}))
-		if _, err := s.AddMember(ctx, ann, "acme", admin.MemberInput{Email: "cfo@acme.test", Role: rbac.RoleTenantAdmin, Password: opPW}); err != nil {
+		if _, err := s.AddMember(ctx, ann, "acme", admin.MemberInput{Email: "cfo@acme.test", Role: rbac.RoleTenantAdmin, Password: opPW}); !errors.Is(err, admin.ErrPasswordNotYours) {
+			t.Fatalf("a non-platform actor set a password: %v", err)
+		}
+		inv, err := s.AddMember(ctx, ann, "acme", admin.MemberInput{Email: "cfo@acme.test", Role: rbac.RoleTenantAdmin})
+		if err != nil || inv.Invited == nil {
 			t.Fatal(err)
+		}
+		tok := admin.InviteLinkToken(inv.Invited.Link)
+		if len(tok) != 43 {
+			t.Fatalf("link %q", inv.Invited.Link)
 		}
 		ok(t, s.DeleteUser(ctx, ann, p, u.ID))
 		ok(t, s.DeleteProject(ctx, ann, p))
@@ -117,15 +125,15 @@ func TestServiceAuditsEachChangeOnceAsTheActor(t *testing.T) {
 				t.Errorf("%s recorded as %q, want %q", e.Action, e.Actor, ann.Email)
 			}
 			b, _ := json.Marshal(e)
-			for _, secret := range []string{pasted, userPW, opPW} {
+			for _, secret := range []string{pasted, userPW, opPW, tok} {
 				if strings.Contains(string(b), secret) {
 					t.Errorf("audit event %s carries a secret: %s", e.Action, b)
 				}
 			}
 		}
 		want := []string{audit.TenantCreate, audit.ProjectCreate, audit.ProjectUpdate, audit.SecretCreate, audit.EndUserCreate,
-			audit.EndUserDisable, audit.EndUserPasswordReset, audit.EndUserUpdate, audit.RoleRulesUpdate, audit.OperatorCreate,
-			audit.OperatorRoleGrant, audit.EndUserDelete, audit.SecretDelete, audit.ProjectDelete}
+			audit.EndUserDisable, audit.EndUserPasswordReset, audit.EndUserUpdate, audit.RoleRulesUpdate, audit.InvitationCreate,
+			audit.EndUserDelete, audit.SecretDelete, audit.ProjectDelete}
 		if !slices.Equal(got, want) {
 			t.Errorf("audit actions\n got  %v\n want %v", got, want)
 		}

@@ -141,9 +141,10 @@ func TestServiceRoleRemovalRevokesTokens(t *testing.T) {
 		for _, id := range []string{"acme", "beta"} {
 			must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: id, Name: id}))
 		}
-		o := must[*operator.Operator](t)(s.AddMember(ctx, admin.CLI(), "acme", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantOperator, Password: "operator-pass-123"}))
-		must[*operator.Operator](t)(s.AddMember(ctx, admin.CLI(), "beta", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantAdmin}))
+		o := must[*admin.MemberAdded](t)(s.AddMember(ctx, admin.CLI(), "acme", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantOperator, Password: "operator-pass-123"})).Operator
 		me := admin.Actor{OperatorID: o.ID, Email: o.Email}
+		inv := must[*admin.MemberAdded](t)(s.AddMember(ctx, admin.CLI(), "beta", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantAdmin}))
+		ok(t, s.AcceptInvitationSignedIn(ctx, me, admin.InviteLinkToken(inv.Link)))
 		rawAcme, tAcme, err := s.CreateToken(ctx, me, admin.TokenInput{Name: "acme", TenantID: "acme"})
 		ok(t, err)
 		rawBeta, tBeta, err := s.CreateToken(ctx, me, admin.TokenInput{Name: "beta", TenantID: "beta"})

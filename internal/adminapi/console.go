@@ -258,7 +258,11 @@ func (h *ConsoleAPI) Members(g *gin.Context) {
 	h.ok(g, http.StatusOK, gin.H{"members": ms})
 }
 
-// MemberAdd serves POST /api/v1/tenants/:tenantId/operators.
+// MemberAdd serves POST /api/v1/tenants/:tenantId/operators: an
+// invitation (201 {invitation, link, emailed}, the same shape whatever the
+// email; the link is shown once). A password is refused below platform
+// admin; a platform admin's creates a new account directly (201 {operator,
+// roles}).
 func (h *ConsoleAPI) MemberAdd(g *gin.Context) {
 	var in struct {
 		Email    string `json:"email"`
@@ -269,12 +273,36 @@ func (h *ConsoleAPI) MemberAdd(g *gin.Context) {
 		h.fail(g, err)
 		return
 	}
-	o, err := h.d.Admin.AddMember(g.Request.Context(), h.d.Access.Actor(g), g.Param("tenantId"), admin.MemberInput{Email: in.Email, Password: in.Password, Role: in.Role})
+	res, err := h.d.Admin.AddMember(g.Request.Context(), h.d.Access.Actor(g), g.Param("tenantId"), admin.MemberInput{Email: in.Email, Password: in.Password, Role: in.Role})
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	h.ok(g, http.StatusCreated, gin.H{"operator": o, "roles": h.d.Admin.Roles(o.ID)})
+	if res.Invited == nil {
+		h.ok(g, http.StatusCreated, gin.H{"operator": res.Operator, "roles": h.d.Admin.Roles(res.Operator.ID)})
+		return
+	}
+	h.ok(g, http.StatusCreated, res.Invited)
+}
+
+// Invitations serves GET /api/v1/tenants/:tenantId/invitations (pending
+// ones, never their links).
+func (h *ConsoleAPI) Invitations(g *gin.Context) {
+	out, err := h.d.Admin.Invitations(g.Request.Context(), g.Param("tenantId"))
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, gin.H{"invitations": out})
+}
+
+// InvitationRevoke serves DELETE /api/v1/tenants/:tenantId/invitations/:invitationId.
+func (h *ConsoleAPI) InvitationRevoke(g *gin.Context) {
+	if err := h.d.Admin.RevokeInvitation(g.Request.Context(), h.d.Access.Actor(g), g.Param("tenantId"), g.Param("invitationId")); err != nil {
+		h.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
 }
 
 // MemberRemove serves DELETE /api/v1/tenants/:tenantId/operators/:operatorId.

@@ -26,6 +26,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/events"
 	"github.com/pingstreams/pingauth/internal/httpapi"
 	"github.com/pingstreams/pingauth/internal/logging"
+	"github.com/pingstreams/pingauth/internal/mail"
 	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/outbound"
 	"github.com/pingstreams/pingauth/internal/project"
@@ -175,7 +176,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
-		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend)})
+		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend),
+		Invitations: a.Operators, Mailer: inviteMailer(cfg), InviteTTL: cfg.Invitations.TTL, PublicURL: cfg.PublicURL})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()
@@ -183,6 +185,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		}
 	}
 	return a, nil
+}
+
+// inviteMailer emails invitations through PINGAUTH_SMTP_URL (nil: not set).
+func inviteMailer(cfg config.Config) admin.Mailer {
+	if cfg.Invitations.SMTP == nil {
+		return nil
+	}
+	return mail.New(*cfg.Invitations.SMTP)
 }
 
 // projectLabel is the "project" metric label of the bridge's counters: the

@@ -50,3 +50,10 @@ const (
 	// roles may sign in).
 	RoleRulesUpdate = "role_rules.update"
 )
+
+// Operator invitations (issue 12); never the link's token.
+const (
+	InvitationCreate = "invitation.create"
+	InvitationAccept = "invitation.accept"
+	InvitationRevoke = "invitation.revoke"
+)

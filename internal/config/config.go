@@ -63,6 +63,8 @@ type Config struct {
 	// Operators are the session and operator API token lifetimes
 	// (operators.go).
 	Operators Operators
+	// Invitations: PINGAUTH_SMTP_URL (mail.go) and PINGAUTH_INVITE_TTL.
+	Invitations Invitations
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -221,5 +223,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 	c.Outbound, errs = ob, append(errs, obErrs...)
 	ops, opErrs := operatorsFromEnv(get)
 	c.Operators, errs = ops, append(errs, opErrs...)
+	inv, invErrs := invitationsFromEnv(getenv, dur)
+	c.Invitations, errs = inv, append(errs, invErrs...)
 	return c, errors.Join(errs...)
 }

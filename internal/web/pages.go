@@ -37,7 +37,7 @@ type pages struct {
 	static map[string][]byte // web/static files by name
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens", "invite"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -176,6 +176,8 @@ var flashes = map[string]string{
 	"rotated":            "The chat server generated a new shared secret; it is stored here and a probe token passed the chat server's check.",
 	"rotated_unverified": "The chat server generated a new shared secret and it is stored here, but the probe token did not pass the chat server's check: test the connection.",
 	"member":             "Operator role granted.",
+	"invite_revoked":     "Invitation revoked: its link no longer works.",
+	"invite_accepted":    "Invitation accepted.",
 	"removed":            "Operator removed from the tenant.",
 	"operator":           "Operator saved.",
 	"modes":              "Verification modes saved.",
@@ -683,11 +685,16 @@ func (c *Console) usersImport(g *gin.Context, p *project.Project) {
 // --- operators ---
 
 type membersPage struct {
-	Tenant   string
-	Members  []admin.Member
-	Roles    []string
-	CanWrite bool
-	Email    string
+	Tenant      string
+	Members     []admin.Member
+	Invitations []operator.Invitation
+	Roles       []string
+	CanWrite    bool
+	// CanSetPassword: a platform admin may create an account directly.
+	CanSetPassword bool
+	Email          string
+	// Invited is the invitation just created (its link is shown once).
+	Invited *admin.Invited
 }
 
 func (c *Console) membersData(g *gin.Context) (*membersPage, error) {
@@ -696,7 +703,12 @@ func (c *Console) membersData(g *gin.Context) (*membersPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &membersPage{Tenant: t, Members: ms, Roles: rbac.TenantRoles, CanWrite: c.can(g, t, rbac.ObjOperator, rbac.ActWrite)}, nil
+	invs, err := c.d.Admin.Invitations(g.Request.Context(), t)
+	if err != nil {
+		return nil, err
+	}
+	return &membersPage{Tenant: t, Members: ms, Invitations: invs, Roles: rbac.TenantRoles, CanWrite: c.can(g, t, rbac.ObjOperator, rbac.ActWrite),
+		CanSetPassword: c.d.Admin.IsPlatformAdmin(c.actor(g))}, nil
 }
 
 func (c *Console) membersPage(g *gin.Context) {
@@ -708,9 +720,12 @@ func (c *Console) membersPage(g *gin.Context) {
 	c.render(g, http.StatusOK, "members", "Operators of "+d.Tenant, d)
 }
 
+// memberAdd invites (the page then shows the link once) or, for a platform
+// admin who gave a password, creates the account directly.
 func (c *Console) memberAdd(g *gin.Context) {
 	t := g.Param("tenantId")
-	if _, err := c.d.Admin.AddMember(g.Request.Context(), c.actor(g), t, admin.MemberInput{Email: g.PostForm("email"), Password: g.PostForm("password"), Role: g.PostForm("role")}); err != nil {
+	res, err := c.d.Admin.AddMember(g.Request.Context(), c.actor(g), t, admin.MemberInput{Email: g.PostForm("email"), Password: g.PostForm("password"), Role: g.PostForm("role")})
+	if err != nil {
 		c.formError(g, err, func(msg string, status int) {
 			d, err := c.membersData(g)
 			if err != nil {
@@ -722,7 +737,17 @@ func (c *Console) memberAdd(g *gin.Context) {
 		})
 		return
 	}
-	redirect(g, "/console/tenants/"+url.PathEscape(t)+"/operators", "member")
+	if res.Invited == nil {
+		redirect(g, "/console/tenants/"+url.PathEscape(t)+"/operators", "member")
+		return
+	}
+	d, err := c.membersData(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d.Invited = res.Invited
+	c.render(g, http.StatusCreated, "members", "Operators of "+t, d)
 }
 
 func (c *Console) memberRemove(g *gin.Context) {

@@ -89,6 +89,12 @@ func (c *Console) routes() []Route {
 		tn(post, "/console/tenants/:tenantId/chat-connection/remove", sec, Rot, c.tenantChatConnectionRemove),
 		tn(post, "/console/tenants/:tenantId/operators", op, W, c.memberAdd),
 		tn(post, "/console/tenants/:tenantId/operators/:operatorId/remove", op, W, c.memberRemove),
+		tn(post, "/console/tenants/:tenantId/invitations/:invitationId/revoke", op, W, c.invitationRevoke),
+		// The invitation link: public (the token is the capability); an
+		// existing account accepts with its own session (checked by the
+		// handler, CSRF included).
+		pub(get, "/console/invite/:token", c.invitePage),
+		pub(post, "/console/invite/:token", c.inviteAccept),
 		gl(get, "/console/operators", op, R, c.operatorsPage),
 		gl(post, "/console/operators", op, W, c.operatorCreate),
 		gl(post, "/console/operators/:operatorId/disabled", op, W, c.operatorSetDisabled),
@@ -138,6 +144,8 @@ func (c *Console) routes() []Route {
 		tn(get, "/api/v1/tenants/:tenantId/operators", op, R, c.api.Members),
 		tn(post, "/api/v1/tenants/:tenantId/operators", op, W, c.api.MemberAdd),
 		tn(del, "/api/v1/tenants/:tenantId/operators/:operatorId", op, W, c.api.MemberRemove),
+		tn(get, "/api/v1/tenants/:tenantId/invitations", op, R, c.api.Invitations),
+		tn(del, "/api/v1/tenants/:tenantId/invitations/:invitationId", op, W, c.api.InvitationRevoke),
 		gl(get, "/api/v1/operators", op, R, c.api.Operators),
 		gl(post, "/api/v1/operators", op, W, c.api.OperatorCreate),
 		gl(patch, "/api/v1/operators/:operatorId", op, W, c.api.OperatorUpdate),
