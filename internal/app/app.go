@@ -170,7 +170,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
-		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend)})
+		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db)})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()
@@ -218,7 +218,7 @@ func (a *App) HTTP() *httpapi.Server {
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB},
-		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend},
+		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend, "chat_rotation_store": chatDegraded{a.Admin}},
 		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
 		// The console's CSV imports take up to 4 MiB (web.RouteBodyLimits).
 		RouteBodyLimits: web.RouteBodyLimits(),
@@ -258,6 +258,7 @@ func (a *App) HTTP() *httpapi.Server {
 	if reg := srv.Registry(); reg != nil && a.Limits != nil {
 		reg.MustRegister(a.Limits.Collectors()...)
 	}
+	a.registerChatSync(srv)
 	a.registerConsole(srv)
 	return srv
 }

@@ -155,6 +155,16 @@ func (r *Jobs) Desire(ctx context.Context, j Job, now time.Time) (bool, error) {
 	return outstanding, err
 }
 
+// ForExternal lists the project's ban jobs made for one external id.
+func (r *Jobs) ForExternal(ctx context.Context, projectID, externalID string) ([]Job, error) {
+	var out []Job
+	if err := r.db.WithContext(ctx).Where("project_id = ? AND kind = ? AND external_id = ?", projectID, JobBan, externalID).
+		Order("visitor_id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("chatserver: jobs of external id: %w", err)
+	}
+	return out, nil
+}
+
 // Due lists up to limit jobs of kind due at now (pending or failed whose
 // next attempt has come; no_connection ones too, they are retried rarely).
 func (r *Jobs) Due(ctx context.Context, kind string, now time.Time, limit int) ([]Job, error) {
