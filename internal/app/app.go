@@ -77,6 +77,11 @@ type Options struct {
 	HashParams *enduser.Params
 	// Backend overrides the secret backend (tests).
 	Backend secret.Backend
+	// Now and ChatSyncBackoff drive the admin service's clock and the
+	// chat-server sync's retry backoff (tests; nil: time.Now and
+	// admin.DefaultChatSyncBackoff).
+	Now             func() time.Time
+	ChatSyncBackoff func(attempts int) time.Duration
 }
 
 // HashPoolSize is how many argon2id hashes run at once on procs cores when
@@ -170,7 +175,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
-		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db)})
+		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db),
+		Now: opts.Now, ChatSyncBackoff: opts.ChatSyncBackoff})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()
