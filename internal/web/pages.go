@@ -454,8 +454,9 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 		return nil, err
 	}
 	return &projectPage{
-		ChatConn: conn, ChatSync: c.chatSyncState(g, p),
-		P: p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
+		ChatConn: conn,
+		ChatSync: c.chatSyncState(g, p),
+		P:        p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
 		Snippet:    pageSnippet(p.ID, c.d.PublicURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),
 		Modes:      modes,
