@@ -224,7 +224,7 @@ func (a *App) HTTP() *httpapi.Server {
 		PublicURL:    a.Config.PublicURL,
 		WidgetScript: a.Config.WidgetScript,
 		Ready:        map[string]httpapi.Pinger{"database": a.DB},
-		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend, "chat_rotation_store": chatDegraded{a.Admin}},
+		Degradable:   map[string]httpapi.Pinger{"secrets": a.Backend},
 		MaxBodyBytes: a.Config.Security.MaxBodyBytes,
 		// The console's CSV imports take up to 4 MiB (web.RouteBodyLimits).
 		RouteBodyLimits: web.RouteBodyLimits(),
@@ -245,6 +245,9 @@ func (a *App) HTTP() *httpapi.Server {
 	if a.Limits != nil {
 		d.SharedLimits = a.Limits
 		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance
+	}
+	if a.Admin != nil {
+		d.Degradable["chat_rotation_store"] = chatDegraded{a.Admin} // projects whose new chat-server secret is not stored
 	}
 	srv := httpapi.New(d)
 	if reg := srv.Registry(); reg != nil {

@@ -49,7 +49,7 @@ var _ httpapi.ProjectReporter = chatDegraded{}
 // registerChatSync exports the sync's gauges.
 func (a *App) registerChatSync(srv *httpapi.Server) {
 	reg := srv.Registry()
-	if reg == nil {
+	if reg == nil || a.Admin == nil {
 		return
 	}
 	for _, st := range []string{chatserver.StatePending, chatserver.StateFailed, chatserver.StateNoConnection} {
