@@ -22,6 +22,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/secret"
+	"github.com/pingstreams/pingauth/internal/store/storetest"
 )
 
 // fakeChat is a minimal chat server for the sync worker: sign-in, the
@@ -91,11 +92,19 @@ type clock struct{ ns atomic.Int64 }
 
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-func newClock() *clock                   { c := &clock{}; c.ns.Store(time.Now().UnixNano()); return c }
-func fixedBackoff(int) time.Duration     { return time.Minute }
-func chatApp(t *testing.T, c *clock) (*app.App, *httptest.Server) {
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Now().Truncate(time.Microsecond).UnixNano()) // PostgreSQL keeps microseconds
+	return c
+}
+func fixedBackoff(int) time.Duration { return time.Minute }
+func chatApp(t *testing.T, c *clock, env ...string) (*app.App, *httptest.Server) {
 	t.Helper()
-	a, srv, _ := openApp(t, map[string]string{"PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK": "1"},
+	vars := map[string]string{"PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK": "1"}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	a, srv, _ := openApp(t, vars,
 		app.Options{HashParams: &enduser.TestParams, Now: c.now, ChatSyncBackoff: fixedBackoff})
 	ctx := context.Background()
 	if _, err := a.Projects.EnsureTenant(ctx, "acme", "Acme"); err != nil {
@@ -148,8 +157,13 @@ func getBody(t *testing.T, url string) string {
 // audited without credentials.
 func TestBanSyncFollowsBlocks(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); testBanSync(t) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); testBanSync(t, "PINGAUTH_DATABASE_URL", storetest.PostgresDSN(t)) })
+}
+
+func testBanSync(t *testing.T, env ...string) {
 	c := newClock()
-	a, srv := chatApp(t, c)
+	a, srv := chatApp(t, c, env...)
 	ctx := context.Background()
 	adm := a.Modes.Admin
 	if err := adm.SetMapping(ctx, "op", &mapping.Mapping{ProjectID: "p-sync", IDClaim: "id", Prefix: "shop|"}); err != nil {
