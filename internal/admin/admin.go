@@ -164,12 +164,21 @@ type Deps struct {
 	Mailer      Mailer
 	InviteTTL   time.Duration
 	PublicURL   string
+	// ChatJobs is the chat-server sync outbox (ban sync, rotations not
+	// stored; chatsync.go). nil: blocks are not synced.
+	ChatJobs ChatJobs
+	// ChatSyncBackoff is the wait after n failed sync attempts (nil:
+	// DefaultChatSyncBackoff).
+	ChatSyncBackoff func(attempts int) time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
 
 // Service performs admin operations. Create it with New.
-type Service struct{ d Deps }
+type Service struct {
+	d  Deps
+	cs *chatSync // chatsync.go
+}
 
 // New returns the service.
 func New(d Deps) *Service {
@@ -185,7 +194,11 @@ func New(d Deps) *Service {
 	if d.InviteTTL <= 0 {
 		d.InviteTTL = 7 * 24 * time.Hour
 	}
-	return &Service{d: d}
+	s := &Service{d: d, cs: newChatSync()}
+	if d.Modes != nil && d.ChatJobs != nil {
+		d.Modes.SetOverrideSync(s) // every override change, from every transport, reaches the ban sync
+	}
+	return s
 }
 
 // Modes is the verification-mode admin (nil when modes are off).

@@ -19,6 +19,9 @@ type ChatServer interface {
 	Role(ctx context.Context, base, session, projectID string) (string, error)
 	Generate(ctx context.Context, base, session, projectID string) ([]byte, error)
 	TestAuth(ctx context.Context, base, widgetToken string) (bool, error)
+	Bans(ctx context.Context, base, session, projectID string) ([]chatserver.Ban, error)
+	Ban(ctx context.Context, base, session, projectID, visitorID string) (string, error)
+	Unban(ctx context.Context, base, session, projectID, banID string) error
 }
 
 // ChatConnections stores chat-server connections (*chatserver.Repo).
@@ -63,6 +66,7 @@ func (s *Service) SetChatConnection(ctx context.Context, a Actor, scope, scopeID
 	if err := conns.Put(ctx, c, chatserver.Credential{Email: in.Email, Password: in.Password, Token: in.Token}, a.Email); err != nil {
 		return nil, err
 	}
+	s.wakeChatSync(ctx, scope, scopeID)
 	e := audit.Event{TenantID: tenantID, Action: audit.ChatConnectionSet, Target: scope + " " + scopeID,
 		Details: map[string]any{"base_url": c.BaseURL, "auth": c.Auth, "email": c.Email}}
 	if scope == chatserver.ScopeProject {
@@ -273,10 +277,14 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, p *project.Project,
 	window := s.d.Now().Sub(switched).Milliseconds()
 	if err != nil {
 		s.recordRotation(ctx, a, p, c, from, 0, "store_failed", false, window)
-		s.d.Log.ErrorContext(ctx, "the chat server switched to a new secret but storing it failed: tokens of this project fail until it is rotated again",
+		s.d.Log.ErrorContext(ctx, "the chat server switched to a new secret but storing it failed: tokens of this project fail until it is stored; retrying in the background",
 			"project_id", p.ID, "error", err.Error())
+		// Kept in this process's memory only (never SQL) and retried by the
+		// chat-sync worker; the project is degraded until it is stored.
+		s.holdRotation(ctx, p.TenantID, p.ID, value, secret.WriteOptions{Actor: a.Email, Grace: grace, Source: secret.SourceChatServer}, from, err)
 		return Rotation{}, apperr.Unavailable("the chat server regenerated the secret but pingauth could not store it; "+
-			"tokens of this project fail on the chat server until you rotate again", err)
+			"tokens of this project fail on the chat server until it is stored. pingauth keeps retrying in the background "+
+			"(the project shows as degraded meanwhile); if this server restarts first, rotate again", err)
 	}
 	probe, err := token.Sign(aud, token.Key{Version: meta.Version, Value: value}, token.Identity{ID: "pingauth-rotation-probe"}, time.Minute, s.d.Now())
 	ok := false
@@ -299,9 +307,16 @@ func (s *Service) recordRotation(ctx context.Context, a Actor, p *project.Projec
 
 // storeRotated stores a secret the chat server already switched to,
 // retrying with backoff while the secret store is unavailable.
+// A stored secret ends any pending background store of the project (it
+// is newer).
 func (s *Service) storeRotated(ctx context.Context, projectID string, value []byte, opts secret.WriteOptions) (secret.Meta, error) {
+	s.cs.store.Lock()
+	defer s.cs.store.Unlock()
 	for attempt := 1; ; attempt++ {
 		meta, err := s.d.Secrets.Put(ctx, projectID, value, opts)
+		if err == nil {
+			s.dropRotation(ctx, projectID)
+		}
 		if err == nil || attempt == storeAttempts || !errors.Is(err, apperr.ErrUnavailable) {
 			return meta, err
 		}
@@ -312,5 +327,15 @@ func (s *Service) storeRotated(ctx context.Context, projectID string, value []by
 			return meta, err
 		case <-t.C:
 		}
+	}
+}
+
+// wakeChatSync makes the scope's ban jobs that waited for a connection due.
+func (s *Service) wakeChatSync(ctx context.Context, scope, scopeID string) {
+	if s.d.ChatJobs == nil {
+		return
+	}
+	if err := s.d.ChatJobs.Wake(ctx, scope, scopeID, s.d.Now()); err != nil {
+		s.d.Log.WarnContext(ctx, "waking chat-server sync jobs failed (they are retried later)", "scope", scope, "scope_id", scopeID, "error", err.Error())
 	}
 }

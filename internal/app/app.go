@@ -78,9 +78,11 @@ type Options struct {
 	HashParams *enduser.Params
 	// Backend overrides the secret backend (tests).
 	Backend secret.Backend
-	// Now is the clock of operator sessions and API tokens (tests; nil:
-	// the current time).
-	Now func() time.Time
+	// Now is the clock of operator sessions and API tokens and of the admin
+	// service; ChatSyncBackoff is the chat-server sync's retry backoff
+	// (tests; nil: time.Now and admin.DefaultChatSyncBackoff).
+	Now             func() time.Time
+	ChatSyncBackoff func(attempts int) time.Duration
 }
 
 // HashPoolSize is how many argon2id hashes run at once on procs cores when
@@ -176,7 +178,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
-		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend),
+		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db),
+		Now: opts.Now, ChatSyncBackoff: opts.ChatSyncBackoff,
 		Invitations: a.Operators, Mailer: inviteMailer(cfg), InviteTTL: cfg.Invitations.TTL, PublicURL: cfg.PublicURL})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
@@ -255,6 +258,9 @@ func (a *App) HTTP() *httpapi.Server {
 		d.SharedLimits = a.Limits
 		d.Degradable["rate_limits"] = a.Limits // Redis down: limits per instance
 	}
+	if a.Admin != nil {
+		d.Degradable["chat_rotation_store"] = chatDegraded{a.Admin} // projects whose new chat-server secret is not stored
+	}
 	srv := httpapi.New(d)
 	if reg := srv.Registry(); reg != nil {
 		q := logging.QueueOf(a.Log)
@@ -273,6 +279,7 @@ func (a *App) HTTP() *httpapi.Server {
 	if reg := srv.Registry(); reg != nil && a.Limits != nil {
 		reg.MustRegister(a.Limits.Collectors()...)
 	}
+	a.registerChatSync(srv)
 	a.registerConsole(srv)
 	return srv
 }

@@ -15,7 +15,10 @@ const (
 	SecretDelete        = "secret.delete"
 	// SecretChatRotate: a rotation on the chat server (keys/generate, stored
 	// here, probed with /testauth): versions and outcome, never the value.
-	SecretChatRotate      = "secret.chat_rotate"
+	SecretChatRotate = "secret.chat_rotate"
+	// ChatBanSync: the background sync banned or unbanned a blocked
+	// end-user's visitor _id on the chat server (or failed to).
+	ChatBanSync           = "chat.ban_sync"
 	ChatConnectionSet     = "chat_connection.set"
 	ChatConnectionDelete  = "chat_connection.delete"
 	EndUserCreate         = "enduser.create"

@@ -39,6 +39,8 @@ type Admin struct {
 	bridge   *Bridge
 	audit    Auditor
 	tenants  *project.Repo
+	db       *store.DB
+	sync     OverrideSync // override_sync.go
 }
 
 // Stack is everything the verification modes need, wired together.
@@ -109,7 +111,7 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
 	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: repo, Gate: o.Roles, Log: o.Log, Cache: co,
 		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
-	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: repo, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db)}}
+	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: repo, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db), db: db}}
 }
 
 func (a *Admin) project(ctx context.Context, projectID string) (*project.Project, error) {
@@ -231,7 +233,8 @@ func (a *Admin) Overrides(ctx context.Context, projectID string) ([]mapping.Over
 	if _, err := a.project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	return a.settings.Overrides(ctx, projectID)
+	os, err := a.settings.Overrides(ctx, projectID)
+	return a.withSyncs(ctx, projectID, os), err
 }
 
 // PutOverride creates or replaces an override (or block).
@@ -240,7 +243,7 @@ func (a *Admin) PutOverride(ctx context.Context, actor string, o *mapping.Overri
 	if err != nil {
 		return err
 	}
-	if err := a.settings.PutOverride(ctx, o, actor); err != nil {
+	if err := a.changeOverride(ctx, actor, p, o.ExternalID, o, func(ctx context.Context) error { return a.settings.PutOverride(ctx, o, actor) }); err != nil {
 		return err
 	}
 	a.bridge.invalidateHot(p.ID)
@@ -257,7 +260,7 @@ func (a *Admin) DeleteOverride(ctx context.Context, actor, projectID, externalID
 	if err != nil {
 		return err
 	}
-	if err := a.settings.DeleteOverride(ctx, p.ID, externalID); err != nil {
+	if err := a.changeOverride(ctx, actor, p, externalID, nil, func(ctx context.Context) error { return a.settings.DeleteOverride(ctx, p.ID, externalID) }); err != nil {
 		return err
 	}
 	a.bridge.invalidateHot(p.ID)

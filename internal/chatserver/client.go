@@ -214,3 +214,67 @@ func (c *Client) TestAuth(ctx context.Context, base, widgetToken string) (bool, 
 	}
 	return code == http.StatusOK && out.Success, nil
 }
+
+// Ban is one entry of a chat-server project's bannedUsers: its own _id
+// (what DELETE /projects/<id>/ban/<_id> takes) and the visitor _id.
+type Ban struct {
+	BanID     string `json:"_id"`
+	VisitorID string `json:"id"`
+}
+
+type bannedUsers struct {
+	BannedUsers []Ban `json:"bannedUsers"`
+}
+
+func banStatus(what, projectID string, code int) error {
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return apperr.Conflict("the chat server refused to %s on project %s (HTTP %d): the connection's user needs the admin or owner role on it", what, projectID, code)
+	case code == http.StatusNotFound:
+		return apperr.Conflict("the chat server has no project %s", projectID)
+	case code != http.StatusOK:
+		return apperr.Unavailable(fmt.Sprintf("the chat server answered HTTP %d to %s", code, what), nil)
+	}
+	return nil
+}
+
+// Bans lists the project's banned visitors (GET /projects/<projectId>).
+func (c *Client) Bans(ctx context.Context, base, session, projectID string) ([]Ban, error) {
+	var out bannedUsers
+	code, err := c.call(ctx, http.MethodGet, base, "/projects/"+url.PathEscape(projectID), session, nil, &out)
+	if err != nil {
+		return nil, err
+	}
+	if err := banStatus("read the banned visitors", projectID, code); err != nil {
+		return nil, err
+	}
+	return out.BannedUsers, nil
+}
+
+// Ban bans visitor visitorID on the project (POST /projects/<projectId>/ban)
+// and returns the new ban's _id.
+func (c *Client) Ban(ctx context.Context, base, session, projectID, visitorID string) (string, error) {
+	var out bannedUsers
+	code, err := c.call(ctx, http.MethodPost, base, "/projects/"+url.PathEscape(projectID)+"/ban", session, map[string]string{"id": visitorID}, &out)
+	if err != nil {
+		return "", err
+	}
+	if err := banStatus("ban a visitor", projectID, code); err != nil {
+		return "", err
+	}
+	for i := len(out.BannedUsers) - 1; i >= 0; i-- { // the chat server appends
+		if b := out.BannedUsers[i]; b.VisitorID == visitorID && b.BanID != "" {
+			return b.BanID, nil
+		}
+	}
+	return "", apperr.Unavailable("the chat server accepted the ban but did not list it", nil)
+}
+
+// Unban lifts one ban (DELETE /projects/<projectId>/ban/<banId>).
+func (c *Client) Unban(ctx context.Context, base, session, projectID, banID string) error {
+	code, err := c.call(ctx, http.MethodDelete, base, "/projects/"+url.PathEscape(projectID)+"/ban/"+url.PathEscape(banID), session, nil, nil)
+	if err != nil {
+		return err
+	}
+	return banStatus("lift a ban", projectID, code)
+}

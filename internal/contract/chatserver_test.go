@@ -149,6 +149,12 @@ func openPingauth(t *testing.T) *pingauth { return openPingauthEnv(t, nil) }
 // openPingauthEnv is openPingauth with extra PINGAUTH_* settings.
 func openPingauthEnv(t *testing.T, extra map[string]string) *pingauth {
 	t.Helper()
+	return openPingauthOpts(t, extra, app.Options{})
+}
+
+// openPingauthOpts is openPingauthEnv with app options (clock, backoff).
+func openPingauthOpts(t *testing.T, extra map[string]string, opts app.Options) *pingauth {
+	t.Helper()
 	env := map[string]string{
 		"PINGAUTH_DATA_DIR":       t.TempDir(),
 		"PINGAUTH_MASTER_KEY":     base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
@@ -163,7 +169,8 @@ func openPingauthEnv(t *testing.T, extra map[string]string) *pingauth {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{HashParams: &enduser.TestParams})
+	opts.HashParams = &enduser.TestParams
+	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,15 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// ProjectReporter is a Degradable dependency that names the projects it
+// degrades (project id → reason); /readyz lists them under "projects".
+type ProjectReporter interface {
+	DegradedProjects(ctx context.Context) map[string]string
+}
+
+// maxReadyProjects bounds the projects /readyz names.
+const maxReadyProjects = 100
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Log          *slog.Logger
@@ -183,5 +192,19 @@ func (s *Server) readyz(c *gin.Context) {
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ok, "degraded": degraded, "checks": checks})
+	body := gin.H{"ready": ok, "degraded": degraded, "checks": checks}
+	projects := map[string]string{}
+	for _, p := range s.d.Degradable {
+		if r, isReporter := p.(ProjectReporter); isReporter {
+			for id, why := range r.DegradedProjects(ctx) {
+				if len(projects) < maxReadyProjects {
+					projects[id] = why
+				}
+			}
+		}
+	}
+	if len(projects) > 0 {
+		body["degraded"], body["projects"] = true, projects
+	}
+	c.JSON(status, body)
 }

@@ -202,6 +202,9 @@ type Override struct {
 	UpdatedBy  string         `json:"updated_by,omitempty"`
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
+	// ChatSync is the state of the visitor's ban on the chat server (nil:
+	// nothing to sync); filled by bridge.Admin, never stored here.
+	ChatSync *ChatSync `gorm:"-" json:"chat_sync,omitempty"`
 }
 
 // TableName binds Override to identity_overrides.

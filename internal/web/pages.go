@@ -249,6 +249,9 @@ type tenantBlock struct {
 type dashboardData struct {
 	Tenants         []tenantBlock
 	CanCreateTenant bool
+	// Degraded: projects whose chat server switched to a secret not
+	// stored here yet (chatsync.go).
+	Degraded []admin.RotationDegraded
 }
 
 func (c *Console) dashboard(g *gin.Context) {
@@ -264,7 +267,7 @@ func (c *Console) dashboard(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate)}
+	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate), Degraded: c.degradedRotations(g, scope)}
 	for _, t := range ts {
 		b := tenantBlock{Tenant: t, CanCreate: c.can(g, t.ID, rbac.ObjProject, rbac.ActWrite), CanOperators: c.can(g, t.ID, rbac.ObjOperator, rbac.ActRead)}
 		for _, p := range ps {
@@ -419,6 +422,9 @@ type projectPage struct {
 	ChatTest     *admin.ChatTest
 	PasteError   string
 	MappingError string
+	// ChatSync is the project's chat-server sync state (ban jobs, a
+	// rotation not stored); zero when it cannot be read.
+	ChatSync admin.ChatSyncState
 }
 
 // projectFormError re-renders the project page with a form's client error
@@ -453,6 +459,7 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 	}
 	return &projectPage{
 		ChatConn: conn,
+		ChatSync: c.chatSyncState(g, p),
 		P:        p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
 		Snippet:    pageSnippet(p.ID, c.d.PublicURL, c.d.WidgetScript, mapping.ModePassword),
 		Snippets:   c.modeSnippets(p, authURL, modes, ""),

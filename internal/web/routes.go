@@ -164,6 +164,7 @@ func (c *Console) routes() []Route {
 		pj(put, "/api/v1/projects/:projectId/chat-connection", sec, Rot, c.api.ProjectChatConnectionPut),
 		pj(del, "/api/v1/projects/:projectId/chat-connection", sec, Rot, c.api.ProjectChatConnectionDelete),
 		pj(post, "/api/v1/projects/:projectId/chat-connection/test", sec, R, c.api.ProjectChatConnectionTest),
+		pj(get, "/api/v1/projects/:projectId/chat-sync", mp, R, c.api.ProjectChatSync),
 		pj(get, "/api/v1/projects/:projectId/enduser-roles", mp, R, c.api.Mapping),
 		pj(put, "/api/v1/projects/:projectId/enduser-roles", mp, W, c.api.MappingPut),
 		pj(get, "/api/v1/projects/:projectId/users", eu, R, c.api.Users),
