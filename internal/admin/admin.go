@@ -143,6 +143,8 @@ type Deps struct {
 	// rotation then needs RotateInput.Local).
 	Chat      ChatServer
 	ChatConns ChatConnections
+	// Rotations stores scheduled-rotation policies (nil: none).
+	Rotations RotationPolicies
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

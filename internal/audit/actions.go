@@ -15,7 +15,14 @@ const (
 	SecretDelete        = "secret.delete"
 	// SecretChatRotate: a rotation on the chat server (keys/generate, stored
 	// here, probed with /testauth): versions and outcome, never the value.
-	SecretChatRotate      = "secret.chat_rotate"
+	SecretChatRotate = "secret.chat_rotate"
+	// SecretTenantRotate: a tenant-wide rotation (counts; each project's
+	// rotation is its own secret.chat_rotate event).
+	SecretTenantRotate = "secret.tenant_rotate"
+	// RotationPolicySet / RotationPolicyDelete: a project's scheduled
+	// rotation turned on or changed / off.
+	RotationPolicySet     = "rotation_policy.set"
+	RotationPolicyDelete  = "rotation_policy.delete"
 	ChatConnectionSet     = "chat_connection.set"
 	ChatConnectionDelete  = "chat_connection.delete"
 	EndUserCreate         = "enduser.create"
