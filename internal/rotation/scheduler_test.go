@@ -2,6 +2,7 @@ package rotation_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -244,6 +245,29 @@ func TestTwoSchedulersRotateADueProjectOnce(t *testing.T) {
 			clk.Add(2 * time.Minute)
 			if rep, err := b.Tick(ctx); err != nil || len(rep.Rotated) != 1 {
 				t.Fatalf("b after the claim lapsed: %+v %v", rep, err)
+			}
+
+			// Replicas that both saw the project due race for it: of eight
+			// claims at once over the two pools, exactly one wins.
+			p, _ = repo.Get(ctx, "p1")
+			now := p.NextDueAt.Add(time.Minute)
+			repos := []*rotation.Repo{repo, rotation.NewRepo(db2)}
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					ok, err := repos[i%2].Claim(ctx, "p1", fmt.Sprint("r", i), now, now.Add(time.Minute))
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						wins.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d concurrent claims won, want 1", wins.Load())
 			}
 		})
 	}
