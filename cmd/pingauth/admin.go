@@ -88,6 +88,9 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 	for k, fn := range c.inviteCommands() { // operator invitations (invite.go)
 		cmds[k] = fn
 	}
+	for k, fn := range c.rotationCommands() { // scheduled rotation (rotation.go)
+		cmds[k] = fn
+	}
 	fn, ok := cmds[key]
 	if !ok {
 		return c.groupHelp(args[0], sub, cmds)
@@ -442,14 +445,24 @@ func (c *cli) secretSet(ctx context.Context, a *app.App, args []string) error {
 func (c *cli) secretRotate(ctx context.Context, a *app.App, args []string) error {
 	fs := c.flags("secret rotate")
 	pid := fs.String("project", "", "project id")
-	grace := graceFlag(fs)
+	tenant := fs.String("tenant", "", "or every project of this tenant (staff left): one line per project, then a summary")
+	grace := fs.String("grace", "", "how long the replaced secret keeps verifying on pingauth's own /verify only — the chat server switches at once and has no grace window (default PINGAUTH_SECRET_GRACE; 0s ends it now)")
 	local := fs.Bool("local", false, "generate the secret here instead of on the chat server (the public chat server never accepts it; only for tokens checked by pingauth's /verify alone)")
-	if err := parse(fs, args, "project"); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if (*pid == "") == (*tenant == "") {
+		return usageError{"give exactly one of -project and -tenant"}
 	}
 	g, err := graceOpt(*grace)
 	if err != nil {
 		return err
+	}
+	if *tenant != "" {
+		if *local {
+			return usageError{"-local rotates one project only"}
+		}
+		return c.secretRotateTenant(ctx, a, *tenant, seconds(g))
 	}
 	p, err := a.Projects.Get(ctx, *pid)
 	if err != nil {

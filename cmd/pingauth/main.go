@@ -3,7 +3,7 @@
 //	pingauth serve                       run the HTTP service
 //	pingauth tenant add|list             manage tenants (agencies)
 //	pingauth project add|list|show|update  manage Pingstreams projects
-//	pingauth secret set|rotate|versions  manage a project's shared secret
+//	pingauth secret set|rotate|schedule|versions  manage a project's shared secret
 //	pingauth user add|list|revoke-refresh  manage a project's end-users
 //	pingauth operator add|list|tokens|revoke-token  manage console operators, their roles and API tokens
 //	pingauth invite create|list|revoke   invite operators to a tenant (one-time links)
@@ -47,7 +47,9 @@ Usage:
   pingauth project list [-tenant ID]
   pingauth project show -id PROJECT_ID
   pingauth secret set -project PROJECT_ID [-grace 24h] < secret.txt   (reads the secret from stdin)
-  pingauth secret rotate -project PROJECT_ID [-grace 24h]              (prints the new secret once)
+  pingauth secret rotate -project PROJECT_ID [-grace 24h] [-local]     (on the chat server; -grace: pingauth's /verify only)
+  pingauth secret rotate -tenant ID [-grace 24h]                       (every project of the tenant; a line per project)
+  pingauth secret schedule -project PROJECT_ID -every 30d [-window 02-04] | -off | -show   (scheduled rotation, UTC hours)
   pingauth secret versions -project PROJECT_ID
   pingauth user add -project PROJECT_ID -email EMAIL [-password-stdin] [-firstname F] [-lastname L] [-external-id ID] [-attr k=v]... [-role R]...
   pingauth user list -project PROJECT_ID [-search TEXT]

@@ -37,6 +37,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	go a.RefreshPolicy(ctx, 30*time.Second)
 	go a.PurgeRefresh(ctx, time.Hour)
 	go a.RunChatSync(ctx) // ban sync and rotation stores retried (issue 13)
+	go a.RotationScheduler(nil).Run(ctx) // scheduled secret rotation (one replica per due project)
 
 	srv := &http.Server{
 		Handler:           a.HTTP(),

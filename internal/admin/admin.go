@@ -170,6 +170,8 @@ type Deps struct {
 	// ChatSyncBackoff is the wait after n failed sync attempts (nil:
 	// DefaultChatSyncBackoff).
 	ChatSyncBackoff func(attempts int) time.Duration
+	// Rotations stores scheduled-rotation policies (nil: none).
+	Rotations RotationPolicies
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

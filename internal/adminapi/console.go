@@ -393,6 +393,8 @@ type projectView struct {
 	Audience string              `json:"audience"`
 	AuthURL  string              `json:"auth_url"`
 	Secret   admin.SecretSummary `json:"secret"`
+	// Rotation: schedule, last rotation, next due, overdue.
+	Rotation admin.RotationStatus `json:"rotation"`
 }
 
 func (h *ConsoleAPI) projectView(g *gin.Context, p *project.Project) projectView {
@@ -400,7 +402,8 @@ func (h *ConsoleAPI) projectView(g *gin.Context, p *project.Project) projectView
 	if s.Versions == nil {
 		s.Versions = nil
 	}
-	return projectView{Project: p, Audience: p.AudienceText(h.d.AudienceBase), AuthURL: h.d.PublicURL + "/auth/" + p.ID, Secret: s}
+	rot, _ := h.d.Admin.RotationStatus(g.Request.Context(), p)
+	return projectView{Project: p, Audience: p.AudienceText(h.d.AudienceBase), AuthURL: h.d.PublicURL + "/auth/" + p.ID, Secret: s, Rotation: rot}
 }
 
 // Projects serves GET /api/v1/projects.

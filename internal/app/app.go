@@ -33,6 +33,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/ratelimit/redislimit"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/refresh"
+	"github.com/pingstreams/pingauth/internal/rotation"
 	"github.com/pingstreams/pingauth/internal/secret"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/web"
@@ -70,6 +71,9 @@ type App struct {
 	// Admin is the admin service layer: every operator action of the
 	// console, the JSON API and the CLI goes through it.
 	Admin *admin.Service
+	// Rotations stores the projects' scheduled-rotation policies (see
+	// RotationScheduler).
+	Rotations *rotation.Repo
 }
 
 // Options tune Open.
@@ -175,12 +179,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
 		Outbound: out})
 	a.wireEvents()
+	a.Rotations = rotation.NewRepo(db)
 	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
 		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db),
 		Now: opts.Now, ChatSyncBackoff: opts.ChatSyncBackoff,
-		Invitations: a.Operators, Mailer: inviteMailer(cfg), InviteTTL: cfg.Invitations.TTL, PublicURL: cfg.PublicURL})
+		Invitations: a.Operators, Mailer: inviteMailer(cfg), InviteTTL: cfg.Invitations.TTL, PublicURL: cfg.PublicURL,
+		Rotations: a.Rotations})
 	if cfg.RedisURL != "" {
 		if a.Limits, err = redislimit.New(cfg.RedisURL, redislimit.Options{Log: log}); err != nil {
 			_ = a.Close()

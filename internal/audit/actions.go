@@ -18,7 +18,14 @@ const (
 	SecretChatRotate = "secret.chat_rotate"
 	// ChatBanSync: the background sync banned or unbanned a blocked
 	// end-user's visitor _id on the chat server (or failed to).
-	ChatBanSync           = "chat.ban_sync"
+	ChatBanSync = "chat.ban_sync"
+	// SecretTenantRotate: a tenant-wide rotation (counts; each project's
+	// rotation is its own secret.chat_rotate event).
+	SecretTenantRotate = "secret.tenant_rotate"
+	// RotationPolicySet / RotationPolicyDelete: a project's scheduled
+	// rotation turned on or changed / off.
+	RotationPolicySet     = "rotation_policy.set"
+	RotationPolicyDelete  = "rotation_policy.delete"
 	ChatConnectionSet     = "chat_connection.set"
 	ChatConnectionDelete  = "chat_connection.delete"
 	EndUserCreate         = "enduser.create"

@@ -37,7 +37,7 @@ type pages struct {
 	static map[string][]byte // web/static files by name
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens", "invite"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens", "invite", "rotation_report"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -163,34 +163,36 @@ type errorPage struct {
 }
 
 var flashes = map[string]string{
-	"tenant":             "Tenant created.",
-	"created":            "Project created. Next: set its shared secret below.",
-	"saved":              "Project saved.",
-	"deleted":            "Project deleted.",
-	"pasted":             "Shared secret stored as a new version.",
-	"user":               "End-user added.",
-	"enabled":            "End-user enabled.",
-	"disabled":           "End-user disabled.",
-	"password":           "Password reset.",
-	"role_rules":         "End-user role rules saved.",
-	"rotated":            "The chat server generated a new shared secret; it is stored here and a probe token passed the chat server's check.",
-	"rotated_unverified": "The chat server generated a new shared secret and it is stored here, but the probe token did not pass the chat server's check: test the connection.",
-	"member":             "Operator role granted.",
-	"invite_revoked":     "Invitation revoked: its link no longer works.",
-	"invite_accepted":    "Invitation accepted.",
-	"removed":            "Operator removed from the tenant.",
-	"operator":           "Operator saved.",
-	"modes":              "Verification modes saved.",
-	"claims":             "Identity mapping saved.",
-	"idp":                "Identity provider saved.",
-	"idp_deleted":        "Identity provider removed.",
-	"key_revoked":        "API key revoked.",
-	"override":           "Per-user override saved.",
-	"override_removed":   "Per-user override removed.",
-	"email_denylist":     "Email deny-list saved.",
-	"refresh_revoked":    "Remembered sign-ins revoked: the visitor must sign in with the password again.",
-	"own_password":       "Password changed. Your other sessions are signed out and your API tokens revoked.",
-	"token_revoked":      "API token revoked.",
+	"tenant":              "Tenant created.",
+	"created":             "Project created. Next: set its shared secret below.",
+	"saved":               "Project saved.",
+	"deleted":             "Project deleted.",
+	"pasted":              "Shared secret stored as a new version.",
+	"user":                "End-user added.",
+	"enabled":             "End-user enabled.",
+	"disabled":            "End-user disabled.",
+	"password":            "Password reset.",
+	"role_rules":          "End-user role rules saved.",
+	"rotated":             "The chat server generated a new shared secret; it is stored here and a probe token passed the chat server's check.",
+	"rotated_unverified":  "The chat server generated a new shared secret and it is stored here, but the probe token did not pass the chat server's check: test the connection.",
+	"member":              "Operator role granted.",
+	"invite_revoked":      "Invitation revoked: its link no longer works.",
+	"invite_accepted":     "Invitation accepted.",
+	"removed":             "Operator removed from the tenant.",
+	"operator":            "Operator saved.",
+	"modes":               "Verification modes saved.",
+	"claims":              "Identity mapping saved.",
+	"idp":                 "Identity provider saved.",
+	"idp_deleted":         "Identity provider removed.",
+	"key_revoked":         "API key revoked.",
+	"override":            "Per-user override saved.",
+	"override_removed":    "Per-user override removed.",
+	"email_denylist":      "Email deny-list saved.",
+	"refresh_revoked":     "Remembered sign-ins revoked: the visitor must sign in with the password again.",
+	"own_password":        "Password changed. Your other sessions are signed out and your API tokens revoked.",
+	"token_revoked":       "API token revoked.",
+	"rotation_policy":     "Rotation schedule saved.",
+	"rotation_policy_off": "Scheduled rotation turned off.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -237,6 +239,8 @@ func (c *Console) formError(g *gin.Context, err error, rerender func(msg string,
 type projectRow struct {
 	project.Project
 	SecretVersion int
+	// Rotation: last rotation, next due, overdue.
+	Rotation admin.RotationStatus
 }
 
 type tenantBlock struct {
@@ -268,14 +272,21 @@ func (c *Console) dashboard(g *gin.Context) {
 		return
 	}
 	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate), Degraded: c.degradedRotations(g, scope)}
+	policies, err := c.d.Admin.RotationPolicies(ctx, projectIDs(ps))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
 	for _, t := range ts {
 		b := tenantBlock{Tenant: t, CanCreate: c.can(g, t.ID, rbac.ObjProject, rbac.ActWrite), CanOperators: c.can(g, t.ID, rbac.ObjOperator, rbac.ActRead)}
 		for _, p := range ps {
 			if p.TenantID == t.ID {
 				row := projectRow{Project: p}
+				var last *time.Time
 				if s, err := c.d.Admin.SecretInfo(ctx, p.ID); err == nil {
-					row.SecretVersion = s.Version
+					row.SecretVersion, last = s.Version, s.LastRotation
 				}
+				row.Rotation = c.d.Admin.ScheduleStatus(policies[p.ID], last)
 				b.Projects = append(b.Projects, row)
 			}
 		}
@@ -425,6 +436,10 @@ type projectPage struct {
 	// ChatSync is the project's chat-server sync state (ban jobs, a
 	// rotation not stored); zero when it cannot be read.
 	ChatSync admin.ChatSyncState
+	// Rotation is the schedule and its state; RotationError a schedule
+	// form's client error.
+	Rotation      admin.RotationStatus
+	RotationError string
 }
 
 // projectFormError re-renders the project page with a form's client error
@@ -457,7 +472,12 @@ func (c *Console) projectData(g *gin.Context, p *project.Project) (*projectPage,
 	if err != nil {
 		return nil, err
 	}
+	rot, err := c.d.Admin.RotationStatus(g.Request.Context(), p)
+	if err != nil {
+		return nil, err
+	}
 	return &projectPage{
+		Rotation: rot,
 		ChatConn: conn,
 		ChatSync: c.chatSyncState(g, p),
 		P:        p, Audience: p.AudienceText(c.d.AudienceBase), AuthURL: authURL, ExampleURL: "/example/" + url.PathEscape(p.ID), Secret: s,
