@@ -41,6 +41,11 @@ type Session struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	LastSeenAt time.Time
+	// SecondFactor: the session passed the second factor (totp.go).
+	SecondFactor bool
+	// Pending: password checked, second factor not yet; LookupSession
+	// refuses such a session (only the code step reads it).
+	Pending bool
 }
 
 // TableName binds Session to operator_sessions.
@@ -297,7 +302,7 @@ func (r *Repo) LookupSession(ctx context.Context, raw string) (*Session, *Operat
 	if err != nil {
 		return nil, nil, fmt.Errorf("lookup session: %w", err)
 	}
-	if !r.now().Before(s.ExpiresAt) {
+	if !r.now().Before(s.ExpiresAt) || s.Pending {
 		return nil, nil, ErrNoSession
 	}
 	o, err := r.Get(ctx, s.OperatorID)
