@@ -34,6 +34,9 @@ type Actor struct {
 	// OperatorID is the operator's id ("" for the CLI and bootstrap).
 	OperatorID string
 	Email      string
+	// SecondFactor: the actor's console session passed the second factor
+	// (TOTP); false for API tokens and the CLI (totp.go).
+	SecondFactor bool
 }
 
 // CLI is the actor of commands run with `pingauth` on the server's database.
@@ -145,6 +148,11 @@ type Deps struct {
 	ChatConns ChatConnections
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// TOTP keeps operators' second factor and TenantTOTP the tenants'
+	// enforcement; RequireTOTP enforces it platform-wide (totp.go).
+	TOTP        TOTPStore
+	TenantTOTP  TenantTOTPPolicy
+	RequireTOTP bool
 }
 
 // Service performs admin operations. Create it with New.

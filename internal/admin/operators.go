@@ -170,6 +170,9 @@ func (s *Service) DeleteOperator(ctx context.Context, a Actor, id string) error 
 	if err := s.d.Roles.RevokeAll(ctx, id); err != nil {
 		return err
 	}
+	if err := s.removeTOTPOf(ctx, id); err != nil {
+		return err
+	}
 	if err := s.d.Operators.Delete(ctx, id); err != nil {
 		return err
 	}
@@ -184,8 +187,11 @@ type TokenInput struct {
 }
 
 // CreateToken creates an API token of the actor; the value is returned
-// once.
+// once. Only a session that passed the second factor may (totp.go).
 func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput) (string, *operator.Token, error) {
+	if !a.SecondFactor {
+		return "", nil, errTokenNeedsSecondFactor
+	}
 	raw, t, err := s.d.Operators.NewToken(ctx, a.OperatorID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
 	if err != nil {
 		return "", nil, err

@@ -69,6 +69,8 @@ type App struct {
 	// Admin is the admin service layer: every operator action of the
 	// console, the JSON API and the CLI goes through it.
 	Admin *admin.Service
+	// TOTP keeps operators' second factor (secrets in Backend).
+	TOTP *operator.TOTPStore
 }
 
 // Options tune Open.
@@ -167,7 +169,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
 		Outbound: out})
 	a.wireEvents()
-	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
+	a.TOTP = operator.NewTOTPStore(db, a.Backend)
+	a.Admin = admin.New(admin.Deps{TOTP: a.TOTP, TenantTOTP: a.Projects, RequireTOTP: cfg.RequireTOTP, Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
 		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend)})

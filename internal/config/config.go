@@ -60,6 +60,10 @@ type Config struct {
 	// Outbound is the policy of server-side fetches (JWKS): outbound.go,
 	// PINGAUTH_OUTBOUND_ALLOW, PINGAUTH_OUTBOUND_ALLOW_HTTP_LOOPBACK.
 	Outbound outbound.Policy
+	// RequireTOTP (PINGAUTH_REQUIRE_TOTP, off by default): every operator
+	// must enrol a TOTP second factor before doing anything in the console
+	// or the admin API (totp.go).
+	RequireTOTP bool
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -216,5 +220,8 @@ func FromEnv(getenv Getenv) (Config, error) {
 	c.Security, errs = sec, append(errs, secErrs...)
 	ob, obErrs := outboundFromEnv(get)
 	c.Outbound, errs = ob, append(errs, obErrs...)
+	if c.RequireTOTP, err = requireTOTPFromEnv(get); err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }

@@ -566,3 +566,13 @@ func (r *Repo) MarkSecondFactor(ctx context.Context, raw, operatorID string) err
 		return nil
 	})
 }
+
+// EndSessions ends every session of the operator (after a TOTP reset).
+func (s *TOTPStore) EndSessions(ctx context.Context, operatorID string) error {
+	if err := s.db.Change(ctx, store.KindOperator, operatorID, func(ctx context.Context) error {
+		return s.db.WithContext(ctx).Delete(&Session{}, "operator_id = ?", operatorID).Error
+	}); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}

@@ -37,7 +37,7 @@ type pages struct {
 	static map[string][]byte // web/static files by name
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "login_totp", "account_totp"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -186,6 +186,9 @@ var flashes = map[string]string{
 	"override":           "Per-user override saved.",
 	"override_removed":   "Per-user override removed.",
 	"email_denylist":     "Email deny-list saved.",
+	"totp_disabled":      "Two-factor authentication disabled.",
+	"totp_reset":         "TOTP reset: the operator enrols again at their next sign-in.",
+	"require_totp":       "Two-factor policy saved.",
 	"refresh_revoked":    "Remembered sign-ins revoked: the visitor must sign in with the password again.",
 }
 
@@ -851,6 +854,8 @@ type tenantSettingsPage struct {
 	CanChat   bool
 	ChatError string
 	ChatForm  admin.ChatConnectionInput
+	// CanTOTP: the operator may change the tenant's TOTP enforcement.
+	CanTOTP bool
 }
 
 func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error) {
@@ -860,7 +865,7 @@ func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error
 	}
 	d := &tenantSettingsPage{Tenant: t, Entries: strings.Join(t.EmailDenyList, "\n"), Deployment: c.d.DenyEmails.Entries(),
 		CanWrite: c.d.Modes != nil && c.can(g, t.ID, rbac.ObjMapping, rbac.ActWrite),
-		CanChat:  c.can(g, t.ID, rbac.ObjSecret, rbac.ActRotate), ChatForm: admin.ChatConnectionInput{BaseURL: chatserver.DefaultBaseURL}}
+		CanChat:  c.can(g, t.ID, rbac.ObjSecret, rbac.ActRotate), CanTOTP: c.can(g, t.ID, rbac.ObjOperator, rbac.ActWrite), ChatForm: admin.ChatConnectionInput{BaseURL: chatserver.DefaultBaseURL}}
 	if c.can(g, t.ID, rbac.ObjSecret, rbac.ActRead) {
 		conn, err := c.d.Admin.ChatConnection(g.Request.Context(), chatserver.ScopeTenant, t.ID)
 		switch {

@@ -62,6 +62,9 @@ type Deps struct {
 	ProjectChanged func(projectID string)
 	// LoginGuard rate-limits operator logins and locks out repeated failures.
 	LoginGuard LoginGuard
+	// TOTPGuard rate-limits second-factor codes and locks out repeated
+	// wrong ones (totp.go).
+	TOTPGuard LoginGuard
 	// PageSecurity sets the security headers of console pages (not the JSON API).
 	PageSecurity gin.HandlerFunc
 	// DenyEmails is the deployment's email deny-list (shown on tenant settings).
@@ -131,6 +134,9 @@ func New(d Deps) (*Console, error) {
 	}
 	if d.LoginGuard == nil {
 		d.LoginGuard = noGuard{}
+	}
+	if d.TOTPGuard == nil {
+		d.TOTPGuard = noGuard{}
 	}
 	if d.ProjectChanged == nil {
 		d.ProjectChanged = func(string) {}
@@ -232,7 +238,7 @@ func (c *Console) guard(g *gin.Context) {
 		op, viaAuth = o, true
 	} else {
 		raw, _ = g.Cookie(c.cookie)
-		_, o, err := c.d.Operators.LookupSession(ctx, raw)
+		s, o, err := c.d.Operators.LookupSession(ctx, raw)
 		if err != nil {
 			if errors.Is(err, apperr.ErrUnauthorized) && !isAPI(g) && safeMethod(g.Request.Method) {
 				g.Redirect(http.StatusSeeOther, consoleLoginPath+"?next="+url.QueryEscape(g.Request.URL.RequestURI()))
@@ -243,6 +249,7 @@ func (c *Console) guard(g *gin.Context) {
 			return
 		}
 		op = o
+		g.Set(ctxSecondFactor, s.SecondFactor)
 	}
 	g.Set(ctxOperator, op)
 	g.Set(ctxSessionRaw, raw)
@@ -261,7 +268,9 @@ func (c *Console) guard(g *gin.Context) {
 	domain := ""
 	switch r.Scope {
 	case ScopeSignedIn:
-		g.Next()
+		if c.secondFactorOK(g, r, op, viaAuth, "") {
+			g.Next()
+		}
 		return
 	case ScopeGlobal:
 		domain = rbac.AllTenants
@@ -281,6 +290,9 @@ func (c *Console) guard(g *gin.Context) {
 			c.fail(g, err)
 			return
 		}
+	}
+	if tenant := domain; !c.secondFactorOK(g, r, op, viaAuth, tenant) {
+		return
 	}
 	allowed, err := c.d.RBAC.Allowed(op.ID, domain, r.Obj, r.Act)
 	if err != nil {
@@ -368,10 +380,23 @@ func (c *Console) CSRFToken(g *gin.Context) string {
 
 // SignIn implements adminapi.Access: the console's sign-in (login guard,
 // session cookie) for POST /api/v1/session.
-func (c *Console) SignIn(g *gin.Context, email, password string) (*operator.Operator, string, error) {
-	o, raw, err := c.login(g, email, password)
+// An operator with TOTP enrolled must send code (a TOTP or recovery code).
+func (c *Console) SignIn(g *gin.Context, email, password, code string) (*operator.Operator, string, error) {
+	o, raw, due, err := c.login(g, email, password)
 	if err != nil {
 		return nil, "", err
+	}
+	if due {
+		pending := raw
+		if code == "" {
+			err = apperr.Unauthorized("this account has a TOTP second factor: send its current code (or a recovery code) in \"code\"")
+		} else {
+			raw, err = c.completeSignIn(g, o, pending, code)
+		}
+		if err != nil {
+			_ = c.d.Operators.RevokeSession(g.Request.Context(), pending)
+			return nil, "", err
+		}
 	}
 	return o, operator.CSRFToken(raw), nil
 }
@@ -395,7 +420,7 @@ func (c *Console) ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (
 // actor is the signed-in operator as the admin service's actor.
 func (c *Console) actor(g *gin.Context) admin.Actor {
 	o := operatorOf(g)
-	return admin.Actor{OperatorID: o.ID, Email: o.Email}
+	return admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: g.GetBool(ctxSecondFactor)}
 }
 
 func (c *Console) setSessionCookie(g *gin.Context, raw string, maxAge int) {
