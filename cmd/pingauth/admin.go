@@ -72,6 +72,7 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		"user revoke-refresh": c.userRevokeRefresh,
 		"operator add":        c.operatorAdd,
 		"operator list":       c.operatorList,
+		"operator totp-reset": c.operatorTOTPReset,
 		"migrate ": func(context.Context, *app.App, []string) error {
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil

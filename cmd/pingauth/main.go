@@ -53,6 +53,7 @@ Usage:
   pingauth user revoke-refresh -project PROJECT_ID -email EMAIL|-external-id ID   (ends remembered sign-ins)
   pingauth operator add -email EMAIL -role platform-admin|tenant-admin|tenant-operator [-tenant ID] -password-stdin
   pingauth operator list
+  pingauth operator totp-reset -email EMAIL   (removes the operator's TOTP second factor; they enrol again)
   pingauth migrate
   pingauth version
 ` + modeUsage + `
