@@ -217,10 +217,12 @@ func (s *TOTPStore) EnrolledAmong(ctx context.Context, ids []string) (map[string
 // unconfirmed state. It returns the secret (shown once). An operator with
 // confirmed TOTP must disable it first.
 func (s *TOTPStore) Begin(ctx context.Context, operatorID string) ([]byte, error) {
-	if t, err := s.State(ctx, operatorID); err == nil && t.Enrolled() {
-		return nil, apperr.Conflict("TOTP is already enrolled: disable it first to enrol a new device")
-	} else if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+	t, err := s.State(ctx, operatorID)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		return nil, err
+	}
+	if err == nil && t.Enrolled() {
+		return nil, apperr.Conflict("TOTP is already enrolled: disable it first to enrol a new device")
 	}
 	secret := make([]byte, TOTPSecretBytes)
 	if _, err := rand.Read(secret); err != nil {
