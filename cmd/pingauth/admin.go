@@ -74,6 +74,7 @@ func (c *cli) admin(ctx context.Context, args []string) error {
 		"operator list":         c.operatorList,
 		"operator tokens":       c.operatorTokens,
 		"operator revoke-token": c.operatorRevokeToken,
+		"operator totp-reset":   c.operatorTOTPReset,
 		"migrate ": func(context.Context, *app.App, []string) error {
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil

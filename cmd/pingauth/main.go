@@ -58,6 +58,7 @@ Usage:
   pingauth operator list
   pingauth operator tokens -email EMAIL                  (API tokens: expiry, last use, scope)
   pingauth operator revoke-token -email EMAIL -id TOKEN_ID
+  pingauth operator totp-reset -email EMAIL   (removes the operator's TOTP second factor; they enrol again)
 ` + inviteUsage + `  pingauth migrate
   pingauth version
 ` + modeUsage + `

@@ -36,7 +36,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	a.StartListener() // other instances' and the CLI's changes, at once (PostgreSQL)
 	go a.RefreshPolicy(ctx, 30*time.Second)
 	go a.PurgeRefresh(ctx, time.Hour)
-	go a.RunChatSync(ctx) // ban sync and rotation stores retried (issue 13)
+	go a.RunChatSync(ctx)                // ban sync and rotation stores retried (issue 13)
 	go a.RotationScheduler(nil).Run(ctx) // scheduled secret rotation (one replica per due project)
 
 	srv := &http.Server{

@@ -39,6 +39,9 @@ type Actor struct {
 	// TokenID is the API token the request came with ("" for a console
 	// session or the CLI).
 	TokenID string
+	// SecondFactor: the actor's console session passed the second factor
+	// (TOTP); false for API tokens and the CLI (totp.go).
+	SecondFactor bool
 }
 
 // CLI is the actor of commands run with `pingauth` on the server's database.
@@ -174,6 +177,11 @@ type Deps struct {
 	Rotations RotationPolicies
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// TOTP keeps operators' second factor and TenantTOTP the tenants'
+	// enforcement; RequireTOTP enforces it platform-wide (totp.go).
+	TOTP        TOTPStore
+	TenantTOTP  TenantTOTPPolicy
+	RequireTOTP bool
 }
 
 // Service performs admin operations. Create it with New.

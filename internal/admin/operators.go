@@ -163,6 +163,9 @@ func (s *Service) DeleteOperator(ctx context.Context, a Actor, id string) error 
 	if err := s.d.Roles.RevokeAll(ctx, id); err != nil {
 		return err
 	}
+	if err := s.removeTOTPOf(ctx, id); err != nil {
+		return err
+	}
 	if err := s.d.Operators.Delete(ctx, id); err != nil {
 		return err
 	}
@@ -185,7 +188,8 @@ type TokenInput struct {
 // CreateToken creates an API token of the actor; the value is returned
 // once. Only an operator's own sign-in creates tokens: a request made with
 // an API token cannot (a tenant-limited or read-only token could otherwise
-// mint a broader one).
+// mint a broader one), and only a session that passed the second factor
+// (totp.go).
 func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput) (string, *operator.Token, error) {
 	if a.OperatorID == "" {
 		return "", nil, apperr.Invalid("operator", "API tokens belong to an operator; create them signed in")
@@ -193,7 +197,9 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput) (stri
 	if a.TokenID != "" {
 		return "", nil, apperr.Forbidden("an API token cannot create API tokens; sign in to create one")
 	}
-	// Rules on the creating session (e.g. a passed second factor) go here.
+	if !a.SecondFactor {
+		return "", nil, errTokenNeedsSecondFactor
+	}
 	spec, err := s.tokenSpec(ctx, a, in)
 	if err != nil {
 		return "", nil, err

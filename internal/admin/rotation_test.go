@@ -36,6 +36,17 @@ func (f *fakeChat) Session(context.Context, string, chatserver.Credential) (stri
 func (f *fakeChat) Role(context.Context, string, string, string) (string, error) { return "owner", nil }
 func (f *fakeChat) TestAuth(context.Context, string, string) (bool, error)       { return true, nil }
 
+// Bans, Ban and Unban complete admin.ChatServer; rotation never bans.
+func (f *fakeChat) Bans(context.Context, string, string, string) ([]chatserver.Ban, error) {
+	return nil, errors.New("fakeChat: rotation tests do not ban")
+}
+func (f *fakeChat) Ban(context.Context, string, string, string, string) (string, error) {
+	return "", errors.New("fakeChat: rotation tests do not ban")
+}
+func (f *fakeChat) Unban(context.Context, string, string, string, string) error {
+	return errors.New("fakeChat: rotation tests do not ban")
+}
+
 func (f *fakeChat) Generate(ctx context.Context, _, _, projectID string) ([]byte, error) {
 	f.mu.Lock()
 	f.calls++

@@ -31,7 +31,8 @@ type Access interface {
 	Operator(g *gin.Context) *operator.Operator
 	// SignIn signs an operator in (login guard, session cookie) and returns
 	// the session's CSRF token; SignOut ends the request's session.
-	SignIn(g *gin.Context, email, password string) (*operator.Operator, string, error)
+	// code is the second-factor code of an operator with TOTP enrolled.
+	SignIn(g *gin.Context, email, password, code string) (*operator.Operator, string, error)
 	SignOut(g *gin.Context)
 	// CSRFToken is the session's CSRF token ("" for an API token).
 	CSRFToken(g *gin.Context) string
@@ -97,12 +98,14 @@ func (h *ConsoleAPI) Login(g *gin.Context) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		// Code: TOTP or recovery code (operators with TOTP enrolled).
+		Code string `json:"code"`
 	}
 	if err := h.bind(g, &in); err != nil {
 		h.fail(g, err)
 		return
 	}
-	o, csrf, err := h.d.Access.SignIn(g, in.Email, in.Password)
+	o, csrf, err := h.d.Access.SignIn(g, in.Email, in.Password, in.Code)
 	if err != nil {
 		h.fail(g, err)
 		return

@@ -74,6 +74,8 @@ type App struct {
 	// Rotations stores the projects' scheduled-rotation policies (see
 	// RotationScheduler).
 	Rotations *rotation.Repo
+	// TOTP keeps operators' second factor (secrets in Backend).
+	TOTP *operator.TOTPStore
 }
 
 // Options tune Open.
@@ -180,7 +182,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		Outbound: out})
 	a.wireEvents()
 	a.Rotations = rotation.NewRepo(db)
-	a.Admin = admin.New(admin.Deps{Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
+	a.TOTP = operator.NewTOTPStore(db, a.Backend)
+	a.Admin = admin.New(admin.Deps{TOTP: a.TOTP, TenantTOTP: a.Projects, RequireTOTP: cfg.RequireTOTP, Log: log, Projects: a.Projects, Users: a.Users, Operators: a.Operators, Roles: a.RBAC,
 		Secrets: a.Secrets, Audit: a.Audit, Modes: a.Modes.Admin, Refresh: a.Refresh, ProjectChanged: a.projectChanged,
 		DefaultTTL: cfg.DefaultTTL, AudienceBase: cfg.AudienceBase,
 		Chat: chatserver.New(out), ChatConns: chatserver.NewRepo(db, a.Backend), ChatJobs: chatserver.NewJobs(db),

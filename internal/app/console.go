@@ -19,7 +19,7 @@ func (a *App) registerConsole(srv *httpapi.Server) {
 		Log: a.Log, Projects: a.Projects, Users: a.Users, Secrets: a.Secrets, Audit: a.Audit,
 		Operators: a.Operators, RBAC: a.RBAC, PublicURL: a.Config.PublicURL,
 		AudienceBase: a.Config.AudienceBase, DefaultTTL: a.Config.DefaultTTL, WidgetScript: a.Config.WidgetScript,
-		LoginGuard: a.consoleLoginGuard(), PageSecurity: srv.HTMLSecurity(),
+		LoginGuard: a.consoleLoginGuard(), TOTPGuard: a.totpGuard(), PageSecurity: srv.HTMLSecurity(),
 		ExtraAPI: a.ModeAdminRoutes(), Modes: a.ModesAdmin(), ProjectChanged: a.projectChanged,
 		DenyEmails: a.Config.DenyEmails, Refresh: a.refreshStore(), Admin: a.Admin,
 	})

@@ -25,3 +25,14 @@ func (a *App) consoleLoginGuard() *ratelimit.Guard {
 	}
 	return g
 }
+
+// totpGuard protects second-factor codes like console passwords (per IP,
+// per operator, lockout after PINGAUTH_LOCKOUT_THRESHOLD wrong codes),
+// shared through Redis when PINGAUTH_REDIS_URL is set.
+func (a *App) totpGuard() *ratelimit.Guard {
+	g := ConsoleLoginGuard(a.Config)
+	if a.Limits != nil {
+		g.Share(a.Limits, "totp")
+	}
+	return g
+}

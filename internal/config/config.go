@@ -65,6 +65,10 @@ type Config struct {
 	Operators Operators
 	// Invitations: PINGAUTH_SMTP_URL (mail.go) and PINGAUTH_INVITE_TTL.
 	Invitations Invitations
+	// RequireTOTP (PINGAUTH_REQUIRE_TOTP, off by default): every operator
+	// must enrol a TOTP second factor before doing anything in the console
+	// or the admin API (totp.go).
+	RequireTOTP bool
 }
 
 // Vault configures the Vault KV v2 secret backend.
@@ -225,5 +229,8 @@ func FromEnv(getenv Getenv) (Config, error) {
 	c.Operators, errs = ops, append(errs, opErrs...)
 	inv, invErrs := invitationsFromEnv(getenv, dur)
 	c.Invitations, errs = inv, append(errs, invErrs...)
+	if c.RequireTOTP, err = requireTOTPFromEnv(get); err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }

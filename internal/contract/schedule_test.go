@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,20 +15,12 @@ import (
 	"github.com/pingstreams/pingauth/internal/admin"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/chatserver"
+	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/rotation"
 	"github.com/pingstreams/pingauth/internal/secret"
 )
-
-func ownerPassword(t *testing.T) string {
-	t.Helper()
-	password := os.Getenv("PINGSTREAMS_TEST_OWNER_PASSWORD")
-	if password == "" {
-		t.Fatal("PINGSTREAMS_TEST_OWNER_PASSWORD is not set (eval \"$(../shared/chatserver/start.sh)\")")
-	}
-	return password
-}
 
 // fakeClock is the scheduler's injectable clock.
 type fakeClock struct {
@@ -55,7 +46,7 @@ func (pa *pingauth) apiToken(t *testing.T) string {
 	if err := pa.a.RBAC.Assign(ctx, op.ID, rbac.AllTenants, rbac.RolePlatformAdmin); err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := pa.a.Operators.NewToken(ctx, op.ID, "contract", time.Hour)
+	raw, _, err := pa.a.Operators.NewToken(ctx, op.ID, operator.TokenSpec{Name: "contract", TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,11 @@ type Session struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	LastSeenAt time.Time
+	// SecondFactor: the session passed the second factor (totp.go).
+	SecondFactor bool
+	// Pending: password checked, second factor not yet; LookupSession
+	// refuses such a session (only the code step reads it).
+	Pending bool
 }
 
 // TableName binds Session to operator_sessions.
@@ -405,6 +410,9 @@ func (r *Repo) LookupSession(ctx context.Context, raw string) (*Session, *Operat
 		return nil, nil, fmt.Errorf("lookup session: %w", err)
 	}
 	now := r.now()
+	if s.Pending { // half signed in (the second factor is due): grants nothing
+		return nil, nil, ErrNoSession
+	}
 	// Absolute lifetime (also a shorter PINGAUTH_SESSION_MAX set after the
 	// session began) and idle timeout.
 	if !now.Before(s.ExpiresAt) || !now.Before(s.CreatedAt.Add(r.ttl)) || !now.Before(s.LastSeenAt.Add(r.idle)) {

@@ -51,9 +51,12 @@ type Tenant struct {
 	Name string `json:"name"`
 	// EmailDenyList: emails and domains that never appear in this tenant's
 	// tokens (token.EmailDenyList), on top of the deployment's list.
-	EmailDenyList []string  `gorm:"column:email_denylist;serializer:json" json:"email_denylist"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	EmailDenyList []string `gorm:"column:email_denylist;serializer:json" json:"email_denylist"`
+	// RequireTOTP: members must enrol a TOTP second factor before acting in
+	// this tenant (tenant_totp.go).
+	RequireTOTP bool      `gorm:"column:require_totp" json:"require_totp"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Project is one Pingstreams project served by this service.

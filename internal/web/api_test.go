@@ -84,7 +84,8 @@ func TestAdminAPIFlow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, store.SQLite)
 	e.tenant("acme")
-	e.operator("admin@acme.example", rbac.RoleTenantAdmin, "acme")
+	clk := e.totpClock()
+	acmeAdmin := e.operator("admin@acme.example", rbac.RoleTenantAdmin, "acme")
 	c := e.login("admin@acme.example")
 	mustStatus := func(want int, res *http.Response, body []byte) {
 		t.Helper()
@@ -200,7 +201,12 @@ func TestAdminAPIFlow(t *testing.T) {
 		t.Error("project view leaks the secret")
 	}
 
-	// API tokens (Bearer) work without CSRF and can be revoked.
+	// API tokens (Bearer) work without CSRF and can be revoked. They are
+	// created only by a session that passed the second factor.
+	res, body = c.do("POST", "/api/v1/me/tokens", map[string]any{"name": "ci"})
+	mustStatus(http.StatusForbidden, res, body)
+	key, _ := e.enrolTOTP(acmeAdmin, clk)
+	c = e.loginTOTP("admin@acme.example", key, clk)
 	res, body = c.do("POST", "/api/v1/me/tokens", map[string]any{"name": "ci"})
 	mustStatus(http.StatusCreated, res, body)
 	var tok struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pingstreams/pingauth/internal/operator"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
@@ -86,6 +87,7 @@ func TestBrowserExamplePageIsolation(t *testing.T) {
 
 	const projectID = "5c81593adf767b0017d1aa68"
 	e := newEnvVars(t, store.SQLite, map[string]string{"PINGAUTH_WIDGET_SCRIPT": widget.URL + "/launch.js"})
+	clk := e.totpClock()
 	e.tenant("acme")
 	e.project("acme", projectID)
 	e.user(projectID, "visitor@example.com")
@@ -97,6 +99,8 @@ func TestBrowserExamplePageIsolation(t *testing.T) {
 	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &rot) != nil || rot.Secret == "" {
 		t.Fatalf("rotate secret: %d %s", res.StatusCode, body)
 	}
+	// Operator tokens need a session that passed the second factor.
+	key, _ := e.enrolTOTP(op, clk)
 
 	// Trust only the stub's self-signed certificate (loopback https, so the
 	// example page's CSP allows the script).
@@ -135,6 +139,9 @@ func TestBrowserExamplePageIsolation(t *testing.T) {
 		chromedp.SendKeys(css("#email"), "root@ops.example"),
 		chromedp.SendKeys(css("#password"), "operator-pass-1"),
 		chromedp.Click(css("#signin")),
+		chromedp.WaitVisible(css("#totp-code")),
+		chromedp.SendKeys(css("#totp-code"), operator.TOTPCode(key, clk.next())),
+		chromedp.Click(css("#totp-signin")),
 		chromedp.WaitVisible(css("#new-project-acme")),
 	)
 	// Control: on the console's own origin the same script reads the

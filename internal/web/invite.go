@@ -135,7 +135,7 @@ func (c *Console) inviteAccept(g *gin.Context) {
 		rerender(err)
 		return
 	}
-	if _, _, err := c.login(g, created.Email, pw); err != nil {
+	if _, _, _, err := c.login(g, created.Email, pw); err != nil { // a new account has no second factor yet
 		// The account exists and holds the role; only the automatic
 		// sign-in failed (rate limit, outage).
 		if errors.Is(err, apperr.ErrRateLimited) || errors.Is(err, apperr.ErrUnavailable) {

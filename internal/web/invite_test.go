@@ -54,7 +54,9 @@ func (b *browserClient) send(method, path, ct string, body io.Reader) (*http.Res
 	return res, string(out)
 }
 
-func (b *browserClient) get(path string) (*http.Response, string) { return b.send("GET", path, "", nil) }
+func (b *browserClient) get(path string) (*http.Response, string) {
+	return b.send("GET", path, "", nil)
+}
 
 func (b *browserClient) postForm(path string, f url.Values) (*http.Response, string) {
 	return b.send("POST", path, "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))

@@ -37,7 +37,7 @@ type pages struct {
 	static map[string][]byte // web/static files by name
 }
 
-var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens", "invite", "rotation_report"}
+var pageNames = []string{"login", "error", "dashboard", "project_form", "project", "secret_once", "users", "import_report", "members", "operators", "audit", "methods", "apikey_once", "tenant_settings", "account", "operator_tokens", "invite", "rotation_report", "login_totp", "account_totp"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -193,6 +193,9 @@ var flashes = map[string]string{
 	"token_revoked":       "API token revoked.",
 	"rotation_policy":     "Rotation schedule saved.",
 	"rotation_policy_off": "Scheduled rotation turned off.",
+	"totp_disabled":       "Two-factor authentication disabled.",
+	"totp_reset":          "TOTP reset: the operator enrols again at their next sign-in.",
+	"require_totp":        "Two-factor policy saved.",
 }
 
 func (c *Console) render(g *gin.Context, status int, name, title string, d any) {
@@ -906,6 +909,8 @@ type tenantSettingsPage struct {
 	CanChat   bool
 	ChatError string
 	ChatForm  admin.ChatConnectionInput
+	// CanTOTP: the operator may change the tenant's TOTP enforcement.
+	CanTOTP bool
 }
 
 func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error) {
@@ -915,7 +920,7 @@ func (c *Console) tenantSettingsData(g *gin.Context) (*tenantSettingsPage, error
 	}
 	d := &tenantSettingsPage{Tenant: t, Entries: strings.Join(t.EmailDenyList, "\n"), Deployment: c.d.DenyEmails.Entries(),
 		CanWrite: c.d.Modes != nil && c.can(g, t.ID, rbac.ObjMapping, rbac.ActWrite),
-		CanChat:  c.can(g, t.ID, rbac.ObjSecret, rbac.ActRotate), ChatForm: admin.ChatConnectionInput{BaseURL: chatserver.DefaultBaseURL}}
+		CanChat:  c.can(g, t.ID, rbac.ObjSecret, rbac.ActRotate), CanTOTP: c.can(g, t.ID, rbac.ObjOperator, rbac.ActWrite), ChatForm: admin.ChatConnectionInput{BaseURL: chatserver.DefaultBaseURL}}
 	if c.can(g, t.ID, rbac.ObjSecret, rbac.ActRead) {
 		conn, err := c.d.Admin.ChatConnection(g.Request.Context(), chatserver.ScopeTenant, t.ID)
 		switch {

@@ -62,6 +62,9 @@ type Deps struct {
 	ProjectChanged func(projectID string)
 	// LoginGuard rate-limits operator logins and locks out repeated failures.
 	LoginGuard LoginGuard
+	// TOTPGuard rate-limits second-factor codes and locks out repeated
+	// wrong ones (totp.go).
+	TOTPGuard LoginGuard
 	// PageSecurity sets the security headers of console pages (not the JSON API).
 	PageSecurity gin.HandlerFunc
 	// DenyEmails is the deployment's email deny-list (shown on tenant settings).
@@ -134,6 +137,9 @@ func New(d Deps) (*Console, error) {
 	}
 	if d.LoginGuard == nil {
 		d.LoginGuard = noGuard{}
+	}
+	if d.TOTPGuard == nil {
+		d.TOTPGuard = noGuard{}
 	}
 	if d.ProjectChanged == nil {
 		d.ProjectChanged = func(string) {}
@@ -241,7 +247,7 @@ func (c *Console) guard(g *gin.Context) {
 		g.Set(ctxToken, t)
 	} else {
 		raw, _ = g.Cookie(c.cookie)
-		_, o, err := c.d.Operators.LookupSession(ctx, raw)
+		s, o, err := c.d.Operators.LookupSession(ctx, raw)
 		if err != nil {
 			if errors.Is(err, apperr.ErrUnauthorized) && !isAPI(g) && safeMethod(g.Request.Method) {
 				g.Redirect(http.StatusSeeOther, consoleLoginPath+"?next="+url.QueryEscape(g.Request.URL.RequestURI()))
@@ -252,6 +258,7 @@ func (c *Console) guard(g *gin.Context) {
 			return
 		}
 		op = o
+		g.Set(ctxSecondFactor, s.SecondFactor)
 	}
 	g.Set(ctxOperator, op)
 	g.Set(ctxSessionRaw, raw)
@@ -278,7 +285,9 @@ func (c *Console) guard(g *gin.Context) {
 	domain := ""
 	switch r.Scope {
 	case ScopeSignedIn:
-		g.Next()
+		if c.secondFactorOK(g, r, op, viaAuth, "") {
+			g.Next()
+		}
 		return
 	case ScopeGlobal:
 		domain = rbac.AllTenants
@@ -301,6 +310,9 @@ func (c *Console) guard(g *gin.Context) {
 	}
 	if err := tokenDomainAllowed(tok, r.Scope, domain); err != nil {
 		c.fail(g, err)
+		return
+	}
+	if tenant := domain; !c.secondFactorOK(g, r, op, viaAuth, tenant) {
 		return
 	}
 	allowed, err := c.d.RBAC.Allowed(op.ID, domain, r.Obj, r.Act)
@@ -398,10 +410,23 @@ func (c *Console) SessionToken(g *gin.Context) string { return g.GetString(ctxSe
 
 // SignIn implements adminapi.Access: the console's sign-in (login guard,
 // session cookie) for POST /api/v1/session.
-func (c *Console) SignIn(g *gin.Context, email, password string) (*operator.Operator, string, error) {
-	o, raw, err := c.login(g, email, password)
+// An operator with TOTP enrolled must send code (a TOTP or recovery code).
+func (c *Console) SignIn(g *gin.Context, email, password, code string) (*operator.Operator, string, error) {
+	o, raw, due, err := c.login(g, email, password)
 	if err != nil {
 		return nil, "", err
+	}
+	if due {
+		pending := raw
+		if code == "" {
+			err = apperr.Unauthorized("this account has a TOTP second factor: send its current code (or a recovery code) in \"code\"")
+		} else {
+			raw, err = c.completeSignIn(g, o, pending, code)
+		}
+		if err != nil {
+			_ = c.d.Operators.RevokeSession(g.Request.Context(), pending)
+			return nil, "", err
+		}
 	}
 	return o, operator.CSRFToken(raw), nil
 }
@@ -425,7 +450,7 @@ func (c *Console) ImportUsers(g *gin.Context, p *project.Project, r io.Reader) (
 // actor is the signed-in operator as the admin service's actor.
 func (c *Console) actor(g *gin.Context) admin.Actor {
 	o := operatorOf(g)
-	a := admin.Actor{OperatorID: o.ID, Email: o.Email}
+	a := admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: g.GetBool(ctxSecondFactor)}
 	if tok := tokenOf(g); tok != nil {
 		a.TokenID = tok.ID
 	}

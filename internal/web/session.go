@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -17,8 +18,10 @@ import (
 // loginScope separates operator logins from end-user logins in the guard.
 const loginScope = "console"
 
-// login checks credentials, starts a server-side session and sets the cookie.
-func (c *Console) login(g *gin.Context, email, password string) (*operator.Operator, string, error) {
+// login checks credentials, starts a server-side session and sets the
+// cookie. For an operator with TOTP enrolled the session is only
+// half-signed-in (due: the code step must follow, totp.go).
+func (c *Console) login(g *gin.Context, email, password string) (_ *operator.Operator, _ string, due bool, _ error) {
 	ctx := g.Request.Context()
 	var o *operator.Operator
 	err := c.d.LoginGuard.Attempt(g.ClientIP(), loginScope, email, func() (err error) {
@@ -26,15 +29,26 @@ func (c *Console) login(g *gin.Context, email, password string) (*operator.Opera
 		return err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
+	}
+	enrolled, err := c.d.Admin.TOTPEnrolled(ctx, o.ID)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if enrolled {
+		raw, err := c.d.Operators.NewPendingSession(ctx, o.ID)
+		if err != nil {
+			return nil, "", false, err
+		}
+		return o, raw, true, nil
 	}
 	raw, _, err := c.d.Operators.NewSession(ctx, o.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	c.setSessionCookie(g, raw, int(c.d.Operators.SessionTTL().Seconds()))
 	_ = c.d.Audit.Record(ctx, audit.Event{Actor: o.Email, Action: audit.OperatorLogin, Target: o.Email})
-	return o, raw, nil
+	return o, raw, false, nil
 }
 
 // endSession revokes the current session (server side) and clears the cookie.
@@ -100,13 +114,20 @@ func (c *Console) loginSubmit(g *gin.Context) {
 		c.renderLogin(g, http.StatusForbidden, d, "Your sign-in form expired. Please try again.")
 		return
 	}
-	if _, _, err := c.login(g, d.Email, g.PostForm("password")); err != nil {
+	_, raw, due, err := c.login(g, d.Email, g.PostForm("password"))
+	if err != nil {
 		status, _ := statusOf(err)
 		msg := apperr.Message(err)
 		if status >= 500 {
 			msg = "Sign-in is temporarily unavailable."
 		}
 		c.renderLogin(g, status, d, msg)
+		return
+	}
+	if due {
+		// The half-signed-in cookie: it opens only the code step.
+		c.setSessionCookie(g, raw, int(operator.PendingSessionTTL.Seconds()))
+		g.Redirect(http.StatusSeeOther, consoleTOTPLogin+"?next="+url.QueryEscape(d.Next))
 		return
 	}
 	http.SetCookie(g.Writer, &http.Cookie{Name: loginCSRFCookie, Value: "", Path: consoleLoginPath, MaxAge: -1, HttpOnly: true, Secure: c.secure})
