@@ -177,6 +177,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	// Every server-side fetch (JWKS, the chat server) goes through this one client.
 	out := outbound.New(outbound.Options{Policy: cfg.Outbound, Log: log})
 	a.Modes = bridge.NewStack(db, a.Projects, a.Users, a.Audit, bridge.StackOptions{CacheTTL: cfg.CacheTTL, Log: log, Secrets: a.Backend,
+		AudienceBase:   cfg.AudienceBase,
 		CacheSafetyTTL: cfg.CacheSafetyTTL, Informed: a.listening,
 		SecretCacheTTL: cfg.SecretCacheTTL, Roles: a.RBAC, DenyEmails: cfg.DenyEmails, ProjectLabel: projectLabel(cfg), CacheEntries: cfg.CacheEntries,
 		Outbound: out})

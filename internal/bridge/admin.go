@@ -84,6 +84,9 @@ type StackOptions struct {
 	// CacheEntries bounds each of the hot path's caches (projects, settings,
 	// API keys, IdP configs; 0: DefaultCacheEntries).
 	CacheEntries int
+	// AudienceBase is the deployment's audience base (PINGAUTH_AUDIENCE_BASE):
+	// the hot cache keeps each project's `aud` built from it (HotProject).
+	AudienceBase string
 }
 
 // NewStack wires the bridge and its admin service over db.
@@ -109,7 +112,7 @@ func NewStack(db *store.DB, projects Projects, users Passwords, auditor Auditor,
 	jwks := idp.NewJWKSCache(o.JWKS)
 	iv := idp.NewVerifier(idp.NewRepo(db, o.Secrets, idp.WithURLPolicy(jwks.Policy())), jwks, co, nil,
 		idp.WithHSSecretCache(o.SecretCacheTTL), idp.WithLogger(o.Log))
-	b := New(Deps{Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: repo, Gate: o.Roles, Log: o.Log, Cache: co,
+	b := New(Deps{AudienceBase: o.AudienceBase, Projects: projects, Users: users, Keys: keys, IdP: iv, Settings: repo, Gate: o.Roles, Log: o.Log, Cache: co,
 		DenyEmails: o.DenyEmails, ProjectLabel: o.ProjectLabel})
 	return &Stack{Bridge: b, Admin: &Admin{projects: projects, keys: keys, idp: iv, settings: repo, gate: o.Roles, bridge: b, audit: auditor, tenants: project.NewRepo(db), db: db}}
 }

@@ -83,6 +83,7 @@ type Bridge struct {
 	settings SettingsLoader
 	gate     RoleRules
 	log      *slog.Logger
+	audBase  string
 	// denyEmails is the deployment's email deny-list (tenants add theirs).
 	denyEmails token.EmailDenyList
 	drops      *claimDrops
@@ -99,6 +100,11 @@ type Bridge struct {
 type hotProject struct {
 	p project.Project
 	s *mapping.Settings
+	// aud is the project's `aud` built from the bridge's audience base at
+	// load (empty when its audience_base gives none: the caller builds it
+	// and reports why), so a mint at 100k projects does not rebuild it per
+	// request.
+	aud string
 }
 
 // CacheKey lends the row's id to the cache as the entry's key (cache.Keyed).
@@ -122,6 +128,9 @@ type Deps struct {
 	DenyEmails token.EmailDenyList
 	// ProjectLabel maps a project id to its metric label (nil: the id).
 	ProjectLabel func(projectID string) string
+	// AudienceBase is the deployment's default audience base: HotProject
+	// returns each project's `aud` built from it, kept in the hot entry.
+	AudienceBase string
 }
 
 // New returns a Bridge.
@@ -135,7 +144,7 @@ func New(d Deps) *Bridge {
 	}
 	co.Name = "projects"
 	return &Bridge{projects: d.Projects, users: d.Users, keys: d.Keys, idp: d.IdP, settings: d.Settings, gate: d.Gate,
-		log: d.Log, hot: cache.New[*hotProject](co),
+		log: d.Log, hot: cache.New[*hotProject](co), audBase: d.AudienceBase,
 		denyEmails: d.DenyEmails, drops: newClaimDrops(d.Log, d.ProjectLabel)}
 }
 
@@ -152,6 +161,21 @@ func (b *Bridge) CachedProject(ctx context.Context, id string) (*project.Project
 		return nil, err
 	}
 	return &h.p, nil
+}
+
+// HotProject is CachedProject with the project's `aud` for the
+// deployment audience base base, as kept in the hot entry: aud is "" when
+// the entry was built for another base or the project's audience_base gives
+// no valid audience (project.Project.Audience then says why).
+func (b *Bridge) HotProject(ctx context.Context, id, base string) (p *project.Project, aud string, err error) {
+	h, err := b.hotEntry(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if base != b.audBase {
+		return &h.p, "", nil
+	}
+	return &h.p, h.aud, nil
 }
 
 // settingsOf returns the project's cached verification settings.
@@ -173,7 +197,11 @@ func (b *Bridge) hotEntry(ctx context.Context, id string) (*hotProject, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &hotProject{p: p.HotCopy(), s: s}, nil
+		h := &hotProject{p: p.HotCopy(), s: s}
+		if aud, err := h.p.Audience(b.audBase); err == nil {
+			h.aud = aud
+		}
+		return h, nil
 	})
 }
 

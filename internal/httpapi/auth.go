@@ -261,10 +261,18 @@ type refreshMint func() (refresh.Issued, error)
 
 // issueWith is issue with an optional refresh credential (nil: none).
 func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity, mint refreshMint) {
-	aud, err := s.audience(c, p)
-	if err != nil {
-		httpkit.WriteError(c, s.d.Log, err)
-		return
+	s.issueAud(c, p, "", id, mint)
+}
+
+// issueAud is issueWith with the project's `aud` when the caller has it
+// (the hot cache keeps it for the server-mode path; "": build it).
+func (s *Server) issueAud(c *gin.Context, p *project.Project, aud string, id token.Identity, mint refreshMint) {
+	if aud == "" {
+		var err error
+		if aud, err = s.audience(c, p); err != nil {
+			httpkit.WriteError(c, s.d.Log, err)
+			return
+		}
 	}
 	kr, err := s.d.Keyrings.Get(c.Request.Context(), p.ID)
 	if err != nil {

@@ -31,6 +31,9 @@ import (
 // Bridge verifies identities in every enabled mode (*bridge.Bridge).
 type Bridge interface {
 	CachedProject(ctx context.Context, id string) (*project.Project, error)
+	// HotProject is CachedProject with the project's `aud` for the
+	// audience base base as the cache keeps it ("": build it).
+	HotProject(ctx context.Context, id, base string) (*project.Project, string, error)
 	Authenticate(ctx context.Context, p *project.Project, req bridge.Request) (token.Identity, error)
 	// AuthenticateEndUser maps an end-user verified earlier (refresh.go).
 	AuthenticateEndUser(ctx context.Context, p *project.Project, u *enduser.User) (token.Identity, error)
@@ -112,7 +115,7 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 		httpkit.WriteError(c, s.d.Log, apperr.Forbidden("API keys are for server-to-server calls only; never send them from a browser"))
 		return
 	}
-	p, err := s.d.Bridge.CachedProject(ctx, c.Param("projectId"))
+	p, aud, err := s.d.Bridge.HotProject(ctx, c.Param("projectId"), s.d.AudienceBase)
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
 			err = apperr.NotFound("project not found")
@@ -134,7 +137,7 @@ func (s *Server) authenticateServer(c *gin.Context, key string) {
 		httpkit.WriteError(c, s.d.Log, err)
 		return
 	}
-	s.issue(c, p, id)
+	s.issueAud(c, p, aud, id, nil)
 }
 
 func readBody(body io.Reader, limit int64, size int64) ([]byte, error) {

@@ -198,6 +198,14 @@ func (k knownBridge) CachedProject(ctx context.Context, id string) (*project.Pro
 	return p, err
 }
 
+func (k knownBridge) HotProject(ctx context.Context, id, base string) (*project.Project, string, error) {
+	p, aud, err := k.Bridge.HotProject(ctx, id, base)
+	if err == nil {
+		k.known.add(p.ID)
+	}
+	return p, aud, err
+}
+
 // knownProjects remembers which project ids exist, so metrics can label by
 // project without letting random ids inflate label cardinality.
 type knownProjects struct {
