@@ -38,7 +38,7 @@ func TestOperatorTokensCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, tok, err := a.Admin.CreateToken(context.Background(), admin.Actor{OperatorID: o.ID, Email: o.Email}, admin.TokenInput{Name: "ci", TenantID: "", ReadOnly: true})
+	raw, tok, err := a.Admin.CreateToken(context.Background(), admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: true}, admin.TokenInput{Name: "ci", TenantID: "", ReadOnly: true})
 	_ = a.Close()
 	if err != nil {
 		t.Fatal(err)

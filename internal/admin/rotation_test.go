@@ -27,6 +27,7 @@ type fakeChat struct {
 	maxFlight int
 	calls     int
 	four      chan struct{}
+	fourShut  bool
 	down      string
 }
 
@@ -53,8 +54,9 @@ func (f *fakeChat) Generate(ctx context.Context, _, _, projectID string) ([]byte
 	first4 := f.calls <= 4
 	f.inFlight++
 	f.maxFlight = max(f.maxFlight, f.inFlight)
-	if f.inFlight == 4 {
+	if f.inFlight == 4 && !f.fourShut { // the first four are in flight at once
 		close(f.four)
+		f.fourShut = true
 	}
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.inFlight--; f.mu.Unlock() }()

@@ -52,8 +52,8 @@ func TestServiceScenario2TokenRevokedOnResetAndDisable(t *testing.T) {
 		ctx := t.Context()
 		s := a.Admin
 		o := must[*operator.Operator](t)(s.CreateOperator(ctx, admin.CLI(), admin.OperatorInput{Email: "ops@ops.test", Password: "operator-pass-123", PlatformAdmin: true}))
-		me := admin.Actor{OperatorID: o.ID, Email: o.Email}
-		root := admin.Actor{OperatorID: "op-root", Email: "root@ops.test"}
+		me := admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: true}
+		root := admin.CLI() // a platform admin resets the password
 		raw1, t1, err := s.CreateToken(ctx, me, admin.TokenInput{Name: "ci"})
 		ok(t, err)
 		if _, _, err := a.Operators.LookupToken(ctx, raw1); err != nil {
@@ -93,7 +93,7 @@ func TestServiceTokenCreationRules(t *testing.T) {
 		must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: "acme", Name: "Acme"}))
 		must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: "beta", Name: "Beta"}))
 		o := must[*operator.Operator](t)(s.CreateOperatorWithRole(ctx, admin.CLI(), "ann@acme.test", "operator-pass-123", rbac.RoleTenantAdmin, "acme"))
-		me := admin.Actor{OperatorID: o.ID, Email: o.Email}
+		me := admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: true}
 		cases := []struct {
 			name  string
 			actor admin.Actor
@@ -109,7 +109,7 @@ func TestServiceTokenCreationRules(t *testing.T) {
 			{"own tenant", me, admin.TokenInput{Name: "d", TenantID: "acme", ReadOnly: true}, "", nil},
 			{"tenant without a role", me, admin.TokenInput{Name: "e", TenantID: "beta"}, "tenant_id", apperr.ErrInvalid},
 			{"unknown tenant", me, admin.TokenInput{Name: "e", TenantID: "nope"}, "tenant_id", apperr.ErrInvalid},
-			{"made with an API token", admin.Actor{OperatorID: o.ID, Email: o.Email, TokenID: "tok_x"}, admin.TokenInput{Name: "f"}, "", apperr.ErrForbidden},
+			{"made with an API token", admin.Actor{OperatorID: o.ID, Email: o.Email, TokenID: "tok_x", SecondFactor: true}, admin.TokenInput{Name: "f"}, "", apperr.ErrForbidden},
 			{"CLI", admin.CLI(), admin.TokenInput{Name: "g"}, "operator", apperr.ErrInvalid},
 		}
 		for _, tc := range cases {
@@ -142,7 +142,7 @@ func TestServiceRoleRemovalRevokesTokens(t *testing.T) {
 			must[*project.Tenant](t)(s.CreateTenant(ctx, admin.CLI(), admin.TenantInput{ID: id, Name: id}))
 		}
 		o := must[*admin.MemberAdded](t)(s.AddMember(ctx, admin.CLI(), "acme", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantOperator, Password: "operator-pass-123"})).Operator
-		me := admin.Actor{OperatorID: o.ID, Email: o.Email}
+		me := admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: true}
 		inv := must[*admin.MemberAdded](t)(s.AddMember(ctx, admin.CLI(), "beta", admin.MemberInput{Email: "bo@ops.test", Role: rbac.RoleTenantAdmin}))
 		ok(t, s.AcceptInvitationSignedIn(ctx, me, admin.InviteLinkToken(inv.Link)))
 		rawAcme, tAcme, err := s.CreateToken(ctx, me, admin.TokenInput{Name: "acme", TenantID: "acme"})
@@ -177,7 +177,7 @@ func TestServiceOwnPasswordChange(t *testing.T) {
 		ctx := t.Context()
 		s := a.Admin
 		o := must[*operator.Operator](t)(s.CreateOperator(ctx, admin.CLI(), admin.OperatorInput{Email: "me@ops.test", Password: "operator-pass-123"}))
-		me := admin.Actor{OperatorID: o.ID, Email: o.Email}
+		me := admin.Actor{OperatorID: o.ID, Email: o.Email, SecondFactor: true}
 		current, _, err := a.Operators.NewSession(ctx, o.ID)
 		ok(t, err)
 		other, _, err := a.Operators.NewSession(ctx, o.ID)

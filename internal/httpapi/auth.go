@@ -249,17 +249,13 @@ func (s *Server) audience(c *gin.Context, p *project.Project) (string, error) {
 	return aud, err
 }
 
-// issue signs a token for id with the project's current secret and writes the response.
-func (s *Server) issue(c *gin.Context, p *project.Project, id token.Identity) {
-	s.issueWith(c, p, id, nil)
-}
-
 // refreshMint produces the refresh credential returned with a token
 // (refresh.go); it runs after the signing key is known to be available and
 // before the token is signed.
 type refreshMint func() (refresh.Issued, error)
 
-// issueWith is issue with an optional refresh credential (nil: none).
+// issueWith signs a token for id with the project's current secret and
+// writes the response, with an optional refresh credential (nil: none).
 func (s *Server) issueWith(c *gin.Context, p *project.Project, id token.Identity, mint refreshMint) {
 	s.issueAud(c, p, "", id, mint)
 }

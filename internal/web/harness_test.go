@@ -33,6 +33,16 @@ type env struct {
 	srv *httptest.Server
 	url string
 	log *requestLog
+	// twoFA: the TOTP keys of operators enrolled by login2FA (login then
+	// signs them in with a code); shared by copies of the env.
+	twoFA *twoFAKeys
+}
+
+// twoFAKeys are the TOTP keys login2FA enrolled, stepped by clock.
+type twoFAKeys struct {
+	mu    sync.Mutex
+	keys  map[string][]byte
+	clock *testClock
 }
 
 // requestLog records what the server answered (for browser tests that must
@@ -92,7 +102,7 @@ func newEnvOpts(t *testing.T, d store.Dialect, extra map[string]string, opts app
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, a: a, url: base, log: &requestLog{}}
+	e := &env{t: t, a: a, url: base, log: &requestLog{}, twoFA: &twoFAKeys{keys: map[string][]byte{}}}
 	h := a.HTTP()
 	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -193,7 +203,15 @@ type client struct {
 func (e *env) login(email string) *client {
 	e.t.Helper()
 	c := &client{e: e, hc: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	res, body := c.do("POST", "/api/v1/session", map[string]string{"email": email, "password": "operator-pass-1"})
+	in := map[string]string{"email": email, "password": "operator-pass-1"}
+	if f := e.twoFA; f != nil {
+		f.mu.Lock()
+		if key := f.keys[email]; key != nil {
+			in["code"] = operator.TOTPCode(key, f.clock.next())
+		}
+		f.mu.Unlock()
+	}
+	res, body := c.do("POST", "/api/v1/session", in)
 	if res.StatusCode != 200 {
 		e.t.Fatalf("login %s: %d %s", email, res.StatusCode, body)
 	}
@@ -211,6 +229,29 @@ func (e *env) login(email string) *client {
 		e.t.Fatalf("login %s: no cookie or csrf token", email)
 	}
 	return c
+}
+
+// login2FA is login with a TOTP second factor, enrolled first when the
+// operator has none: only such a session creates API tokens. Later logins
+// of the operator sign in with a code too.
+func (e *env) login2FA(email string) *client {
+	e.t.Helper()
+	f := e.twoFA
+	f.mu.Lock()
+	if f.keys[email] == nil {
+		if f.clock == nil {
+			f.clock = e.totpClock()
+		}
+		o, err := e.a.Operators.GetByEmail(context.Background(), email)
+		if err != nil {
+			f.mu.Unlock()
+			e.t.Fatalf("login2FA %s: %v", email, err)
+		}
+		key, _ := e.enrolTOTP(o, f.clock)
+		f.keys[email] = key
+	}
+	f.mu.Unlock()
+	return e.login(email)
 }
 
 // anon is a client without a session.

@@ -74,7 +74,7 @@ func TestScenario2OperatorTokenAfterResetAndDisable(t *testing.T) {
 			e.operator("root@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants)
 			ops := e.operator("ops@acme.example", rbac.RoleTenantAdmin, "acme")
 			root := e.login("root@ops.example")
-			tok, _ := e.login("ops@acme.example").newToken(map[string]any{"name": "ci"})
+			tok, _ := e.login2FA("ops@acme.example").newToken(map[string]any{"name": "ci"})
 
 			res, body := e.bearer(tok, "GET", "/api/v1/tenants/acme", nil)
 			expect(t, "token before reset", http.StatusOK, res, body)
@@ -83,7 +83,7 @@ func TestScenario2OperatorTokenAfterResetAndDisable(t *testing.T) {
 			res, body = e.bearer(tok, "GET", "/api/v1/tenants/acme", nil)
 			expect(t, "token after password reset", http.StatusUnauthorized, res, body)
 
-			tok2, _, err := e.a.Admin.CreateToken(t.Context(), admin.Actor{OperatorID: ops.ID, Email: ops.Email}, admin.TokenInput{Name: "ci2"})
+			tok2, _, err := e.a.Admin.CreateToken(t.Context(), admin.Actor{OperatorID: ops.ID, Email: ops.Email, SecondFactor: true}, admin.TokenInput{Name: "ci2"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestTokenRevocationHoldsAcrossInstances(t *testing.T) {
 	// Instance 2 starts after the role exists (its access policy is loaded
 	// at start); the token itself is created afterwards, on instance 1.
 	e2 := newEnvVars(t, store.SQLite, map[string]string{"PINGAUTH_DATABASE_URL": e1.a.Config.DatabaseURL})
-	c := e1.login("ops@acme.example")
+	c := e1.login2FA("ops@acme.example")
 	tok, meta := c.newToken(map[string]any{"name": "ci"})
 	res, body := e2.bearer(tok, "GET", "/api/v1/tenants/acme", nil)
 	expect(t, "token on instance 2", http.StatusOK, res, body)
@@ -130,7 +130,7 @@ func TestTokenLifetimesAndLastUse(t *testing.T) {
 	e := newEnvOpts(t, store.SQLite, nil, app.Options{Now: clk.Now})
 	e.tenant("acme")
 	e.operator("ops@acme.example", rbac.RoleTenantAdmin, "acme")
-	c := e.login("ops@acme.example")
+	c := e.login2FA("ops@acme.example")
 
 	res, body := c.do("POST", "/api/v1/me/tokens", map[string]any{"name": "long", "ttl_seconds": 366 * 86400})
 	expect(t, "over the maximum lifetime", http.StatusBadRequest, res, body)
@@ -190,7 +190,7 @@ func TestPlatformAdminListsAndRevokesAnyOperatorsTokens(t *testing.T) {
 			e.operator("boss@acme.example", rbac.RoleTenantAdmin, "acme")
 			ops := e.operator("ops@acme.example", rbac.RoleTenantOperator, "acme")
 			root, boss := e.login("root@ops.example"), e.login("boss@acme.example")
-			tok, meta := e.login("ops@acme.example").newToken(map[string]any{"name": "ci"})
+			tok, meta := e.login2FA("ops@acme.example").newToken(map[string]any{"name": "ci"})
 			list, del := "/api/v1/operators/"+ops.ID+"/tokens", "/api/v1/operators/"+ops.ID+"/tokens/"+meta.ID
 			page := "/console/operators/" + ops.ID + "/tokens"
 
@@ -239,12 +239,17 @@ func TestTenantScopedAndReadOnlyTokens(t *testing.T) {
 			e.tenant("beta")
 			e.project("acme", "shop")
 			e.project("beta", "blog")
-			root := e.login(e.operator("root@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants).Email)
-			e.operator("ops@acme.example", rbac.RoleTenantAdmin, "acme")
-			if _, err := e.a.Admin.AddMember(t.Context(), admin.CLI(), "beta", admin.MemberInput{Email: "ops@acme.example", Role: rbac.RoleTenantAdmin}); err != nil {
+			root := e.login2FA(e.operator("root@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants).Email)
+			ops := e.operator("ops@acme.example", rbac.RoleTenantAdmin, "acme")
+			// An existing account joins beta by accepting its invitation.
+			inv, err := e.a.Admin.AddMember(t.Context(), admin.CLI(), "beta", admin.MemberInput{Email: "ops@acme.example", Role: rbac.RoleTenantAdmin})
+			if err != nil {
 				t.Fatal(err)
 			}
-			c := e.login("ops@acme.example")
+			if err := e.a.Admin.AcceptInvitationSignedIn(t.Context(), admin.Actor{OperatorID: ops.ID, Email: ops.Email}, admin.InviteLinkToken(inv.Link)); err != nil {
+				t.Fatal(err)
+			}
+			c := e.login2FA("ops@acme.example")
 			scoped, _ := c.newToken(map[string]any{"name": "acme only", "tenant_id": "acme"})
 			ro, _ := c.newToken(map[string]any{"name": "reader", "read_only": true})
 			rootScoped, _ := root.newToken(map[string]any{"name": "root acme", "tenant_id": "acme"})
@@ -335,7 +340,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 			e := newEnv(t, d)
 			e.operator("root@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants)
 			ops := e.operator("ops@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants)
-			current, other := e.login("ops@ops.example"), e.login("ops@ops.example")
+			current, other := e.login2FA("ops@ops.example"), e.login2FA("ops@ops.example")
 			tok, _ := current.newToken(map[string]any{"name": "ci"})
 
 			res, body := current.do("POST", "/api/v1/me/password", map[string]any{"current_password": "wrong-password", "new_password": "new-password-123"})
