@@ -300,8 +300,17 @@ func TestTenantScopedAndReadOnlyTokens(t *testing.T) {
 
 func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			testSessionExpiry(t, d)
+		})
+	}
+}
+
+func testSessionExpiry(t *testing.T, d store.Dialect) {
 	clk := &testClock{t: time.Date(2030, 3, 1, 9, 0, 0, 0, time.UTC)}
-	e := newEnvOpts(t, store.SQLite, map[string]string{"PINGAUTH_SESSION_IDLE": "30m", "PINGAUTH_SESSION_MAX": "12h"}, app.Options{Now: clk.Now})
+	e := newEnvOpts(t, d, map[string]string{"PINGAUTH_SESSION_IDLE": "30m", "PINGAUTH_SESSION_MAX": "12h"}, app.Options{Now: clk.Now})
 	e.operator("ops@ops.example", rbac.RolePlatformAdmin, rbac.AllTenants)
 
 	idle := e.login("ops@ops.example")
