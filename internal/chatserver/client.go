@@ -270,11 +270,53 @@ func (c *Client) Ban(ctx context.Context, base, session, projectID, visitorID st
 	return "", apperr.Unavailable("the chat server accepted the ban but did not list it", nil)
 }
 
-// Unban lifts one ban (DELETE /projects/<projectId>/ban/<banId>).
+// Unban lifts one ban (DELETE /projects/<projectId>/ban/<banId>) and
+// checks the project it answers: a server whose database ignores the
+// route's $pull (the FerretDB-backed test peer answers 200 and keeps the
+// ban) gets the list without that ban through PUT /projects/<projectId>
+// {bannedUsers} (the same admin role), and the ban must then be gone. The
+// other entries are sent back exactly as the server listed them.
 func (c *Client) Unban(ctx context.Context, base, session, projectID, banID string) error {
-	code, err := c.call(ctx, http.MethodDelete, base, "/projects/"+url.PathEscape(projectID)+"/ban/"+url.PathEscape(banID), session, nil, nil)
+	var after struct {
+		BannedUsers []map[string]any `json:"bannedUsers"`
+	}
+	path := "/projects/" + url.PathEscape(projectID)
+	code, err := c.call(ctx, http.MethodDelete, base, path+"/ban/"+url.PathEscape(banID), session, nil, &after)
 	if err != nil {
 		return err
 	}
-	return banStatus("lift a ban", projectID, code)
+	if err := banStatus("lift a ban", projectID, code); err != nil {
+		return err
+	}
+	rest, listed := withoutBan(after.BannedUsers, banID)
+	if !listed {
+		return nil
+	}
+	after.BannedUsers = nil
+	code, err = c.call(ctx, http.MethodPut, base, path, session, map[string]any{"bannedUsers": rest}, &after)
+	if err != nil {
+		return err
+	}
+	if err := banStatus("lift a ban", projectID, code); err != nil {
+		return err
+	}
+	if _, still := withoutBan(after.BannedUsers, banID); still {
+		return apperr.Unavailable("the chat server answered the unban but still lists the ban", nil)
+	}
+	return nil
+}
+
+// withoutBan returns bans without the one with _id banID, and whether it
+// was listed.
+func withoutBan(bans []map[string]any, banID string) ([]map[string]any, bool) {
+	out := make([]map[string]any, 0, len(bans))
+	listed := false
+	for _, b := range bans {
+		if id, _ := b["_id"].(string); id == banID {
+			listed = true
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, listed
 }
