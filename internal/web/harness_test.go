@@ -202,29 +202,18 @@ type client struct {
 
 func (e *env) login(email string) *client {
 	e.t.Helper()
-	c := &client{e: e, hc: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	in := map[string]string{"email": email, "password": "operator-pass-1"}
+	code := ""
 	if f := e.twoFA; f != nil {
 		f.mu.Lock()
 		if key := f.keys[email]; key != nil {
-			in["code"] = operator.TOTPCode(key, f.clock.next())
+			code = operator.TOTPCode(key, f.clock.next())
 		}
 		f.mu.Unlock()
 	}
-	res, body := c.do("POST", "/api/v1/session", in)
+	c, res, body := e.signIn(email, code) // totp_test.go
 	if res.StatusCode != 200 {
 		e.t.Fatalf("login %s: %d %s", email, res.StatusCode, body)
 	}
-	for _, ck := range res.Cookies() {
-		if ck.Name == "pingauth_session" {
-			c.cookie = ck
-		}
-	}
-	var out struct {
-		CSRF string `json:"csrf_token"`
-	}
-	_ = json.Unmarshal(body, &out)
-	c.csrf = out.CSRF
 	if c.cookie == nil || c.csrf == "" {
 		e.t.Fatalf("login %s: no cookie or csrf token", email)
 	}
