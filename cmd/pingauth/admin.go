@@ -20,6 +20,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/config"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/logging"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 )
 
@@ -196,14 +197,21 @@ func (c *cli) tenantList(ctx context.Context, a *app.App, args []string) error {
 	if err := parse(c.flags("tenant list"), args); err != nil {
 		return err
 	}
-	ts, err := a.Projects.ListTenants(ctx, nil)
-	if err != nil {
-		return err
-	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tCREATED")
-	for _, t := range ts {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintln(w, "ID\tNAME\tPROJECTS\tCREATED")
+	// Every tenant, one page (paging.MaxLimit) at a time.
+	for req := (paging.Request{Limit: paging.MaxLimit}); ; {
+		pg, err := a.Admin.TenantPage(ctx, nil, req)
+		if err != nil {
+			return err
+		}
+		for _, t := range pg.Items {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", t.ID, t.Name, t.Projects, t.CreatedAt.Format(time.RFC3339))
+		}
+		if pg.Next == "" {
+			break
+		}
+		req.Cursor = pg.Next
 	}
 	return w.Flush()
 }
@@ -268,25 +276,34 @@ func (c *cli) projectAdd(ctx context.Context, a *app.App, args []string) error {
 func (c *cli) projectList(ctx context.Context, a *app.App, args []string) error {
 	fs := c.flags("project list")
 	tenant := fs.String("tenant", "", "only this tenant")
+	search := fs.String("search", "", "only projects whose id or name contains this (case-insensitive)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	f := project.ListFilter{}
+	f := project.ListFilter{Search: *search}
 	if *tenant != "" {
 		f.TenantIDs = []string{*tenant}
 	}
-	ps, err := a.Projects.List(ctx, f)
-	if err != nil {
-		return err
-	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tTENANT\tNAME\tSTATUS\tTTL\tSECRET\tORIGINS")
-	for _, p := range ps {
-		sv := "none"
-		if vs, err := a.Secrets.Versions(ctx, p.ID); err == nil && len(vs) > 0 {
-			sv = fmt.Sprintf("v%d", vs[0].Version)
+	// Every matching project, one page (paging.MaxLimit) at a time: three
+	// queries per page, however many projects there are.
+	for req := (paging.Request{Limit: paging.MaxLimit}); ; {
+		pg, err := a.Admin.ProjectPage(ctx, f, req)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.TenantID, p.Name, p.Status, p.TTL(), sv, strings.Join(p.AllowedOrigins, " "))
+		for _, p := range pg.Items {
+			sv := "none"
+			if p.SecretVersion > 0 {
+				sv = fmt.Sprintf("v%d", p.SecretVersion)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.TenantID, p.Name, p.Status, p.TTL(), sv, strings.Join(p.AllowedOrigins, " "))
+		}
+		if pg.Next == "" {
+			break
+		}
+		req.Cursor = pg.Next
 	}
 	return w.Flush()
 }

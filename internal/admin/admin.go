@@ -24,6 +24,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/refresh"
@@ -65,6 +66,10 @@ type Projects interface {
 	Delete(ctx context.Context, id string) error
 	ListTenants(ctx context.Context, ids []string) ([]project.Tenant, error)
 	List(ctx context.Context, f project.ListFilter) ([]project.Project, error)
+	// Keyset pages (internal/paging) and the per-tenant counts of a page.
+	Page(ctx context.Context, f project.ListFilter, req paging.Request) (paging.Page[project.Project], error)
+	PageTenants(ctx context.Context, ids []string, req paging.Request) (paging.Page[project.Tenant], error)
+	CountByTenant(ctx context.Context, tenantIDs []string) (map[string]int64, error)
 }
 
 // Users is what the service needs of the end-user repository (*enduser.Repo).
@@ -119,6 +124,8 @@ type Secrets interface {
 	Rotate(ctx context.Context, projectID string, opts secret.WriteOptions) (secret.Meta, []byte, error)
 	Delete(ctx context.Context, projectID, actor string) error
 	Versions(ctx context.Context, projectID string) ([]secret.Meta, error)
+	// CurrentVersions: the current version of each project, one query.
+	CurrentVersions(ctx context.Context, projectIDs []string) (map[string]secret.Meta, error)
 }
 
 // Auditor records and lists audit events (*audit.Log).

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,14 +166,20 @@ func (h *ConsoleAPI) TokenDelete(g *gin.Context) {
 
 // --- tenants ---
 
-// Tenants serves GET /api/v1/tenants.
+// Tenants serves GET /api/v1/tenants: one page (?limit=, ?cursor=) of the
+// tenants in scope, with their project counts.
 func (h *ConsoleAPI) Tenants(g *gin.Context) {
-	ts, err := h.d.Admin.ListTenants(g.Request.Context(), h.d.Access.Scope(g))
+	req, err := pageRequest(g)
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	h.ok(g, http.StatusOK, gin.H{"tenants": ts})
+	pg, err := h.d.Admin.TenantPage(g.Request.Context(), h.d.Access.Scope(g), req)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, listBody("tenants", pg.Items, pg.Next))
 }
 
 // TenantCreate serves POST /api/v1/tenants.
@@ -220,14 +227,36 @@ func (h *ConsoleAPI) TenantDenyList(g *gin.Context) {
 	h.ok(g, http.StatusOK, gin.H{"email_denylist": norm})
 }
 
-// TenantProjects serves GET /api/v1/tenants/:tenantId/projects.
+// TenantProjects serves GET /api/v1/tenants/:tenantId/projects: one page
+// (?limit=, ?cursor=, ?search=) of the tenant's projects.
 func (h *ConsoleAPI) TenantProjects(g *gin.Context) {
-	ps, err := h.d.Admin.ListProjects(g.Request.Context(), project.ListFilter{TenantIDs: []string{g.Param("tenantId")}})
+	h.projectPage(g, []string{g.Param("tenantId")})
+}
+
+// projectPage answers one page of the projects of tenants (nil: every
+// tenant) whose id or name contains ?search=.
+func (h *ConsoleAPI) projectPage(g *gin.Context, tenants []string) {
+	req, err := pageRequest(g)
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	h.ok(g, http.StatusOK, gin.H{"projects": ps})
+	pg, err := h.d.Admin.Projects(g.Request.Context(), project.ListFilter{TenantIDs: tenants, Search: g.Query("search")}, req)
+	if err != nil {
+		h.fail(g, err)
+		return
+	}
+	h.ok(g, http.StatusOK, listBody("projects", pg.Items, pg.Next))
+}
+
+// listBody is a page of a list: {key: items, "next_cursor": next} (no
+// next_cursor on the last page).
+func listBody(key string, items any, next string) gin.H {
+	b := gin.H{key: items}
+	if next != "" {
+		b["next_cursor"] = next
+	}
+	return b
 }
 
 // projectInput is the JSON body of project create and update.
@@ -409,14 +438,18 @@ func (h *ConsoleAPI) projectView(g *gin.Context, p *project.Project) projectView
 	return projectView{Project: p, Audience: p.AudienceText(h.d.AudienceBase), AuthURL: h.d.PublicURL + "/auth/" + p.ID, Secret: s, Rotation: rot}
 }
 
-// Projects serves GET /api/v1/projects.
+// Projects serves GET /api/v1/projects: one page (?limit=, ?cursor=,
+// ?search=, ?tenant_id=) of the projects in scope.
 func (h *ConsoleAPI) Projects(g *gin.Context) {
-	ps, err := h.d.Admin.ListProjects(g.Request.Context(), project.ListFilter{TenantIDs: h.d.Access.Scope(g)})
-	if err != nil {
-		h.fail(g, err)
-		return
+	scope := h.d.Access.Scope(g)
+	if t := g.Query("tenant_id"); t != "" {
+		if scope != nil && !slices.Contains(scope, t) {
+			scope = []string{}
+		} else {
+			scope = []string{t}
+		}
 	}
-	h.ok(g, http.StatusOK, gin.H{"projects": ps})
+	h.projectPage(g, scope)
 }
 
 // Project serves GET /api/v1/projects/:projectId.

@@ -149,3 +149,9 @@ func (t Total) String() string {
 	}
 	return s
 }
+
+// Contains is the LIKE pattern (with ESCAPE '\') matching any value that
+// contains s, lowercased: compare it with LOWER(column).
+func Contains(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(s)) + "%"
+}

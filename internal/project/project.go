@@ -15,6 +15,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audience"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/token"
 )
@@ -362,6 +363,31 @@ func (r *Repo) ListTenants(ctx context.Context, ids []string) ([]Tenant, error) 
 	return out, nil
 }
 
+// PageTenants returns one page of the tenants (ids limits them when
+// non-nil), in id order (the primary key), read by keyset after the cursor.
+func (r *Repo) PageTenants(ctx context.Context, ids []string, req paging.Request) (paging.Page[Tenant], error) {
+	req = req.Bounded()
+	keys, err := req.Keys(1)
+	if err != nil {
+		return paging.Page[Tenant]{}, err
+	}
+	if ids != nil && len(ids) == 0 {
+		return paging.Page[Tenant]{Items: []Tenant{}}, nil
+	}
+	q := r.db.WithContext(ctx).Model(&Tenant{})
+	if ids != nil {
+		q = q.Where("id IN ?", ids)
+	}
+	if keys != nil {
+		q = q.Where("id > ?", keys[0])
+	}
+	var rows []Tenant
+	if err := q.Order("id").Limit(req.Limit + 1).Find(&rows).Error; err != nil {
+		return paging.Page[Tenant]{}, fmt.Errorf("list tenants: %w", err)
+	}
+	return paging.Cut(rows, req.Limit, func(t *Tenant) []string { return []string{t.ID} }), nil
+}
+
 // Create stores a new project after validation.
 func (r *Repo) Create(ctx context.Context, p *Project) error {
 	if err := p.Validate(); err != nil {
@@ -387,13 +413,18 @@ func (r *Repo) Get(ctx context.Context, id string) (*Project, error) {
 	return store.First[Project](ctx, r.db.DB, "get project", apperr.NotFound("project %s not found", id), "id = ?", id)
 }
 
-// ListFilter narrows List.
+// ListFilter narrows List and Page.
 type ListFilter struct {
 	// TenantIDs limits to these tenants when non-nil (empty: no projects).
 	TenantIDs []string
+	// Search keeps projects whose id or name contains it (case-insensitive;
+	// Page only).
+	Search string
 }
 
-// List returns projects ordered by tenant then id.
+// List returns every project matching f, ordered by tenant then id. It is
+// for the few callers that must see them all (a tenant-wide rotation, the
+// CLI's export); lists shown to people use Page.
 func (r *Repo) List(ctx context.Context, f ListFilter) ([]Project, error) {
 	q := r.db.WithContext(ctx).Order("tenant_id, id")
 	if f.TenantIDs != nil {
@@ -405,6 +436,63 @@ func (r *Repo) List(ctx context.Context, f ListFilter) ([]Project, error) {
 	var out []Project
 	if err := q.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	return out, nil
+}
+
+// MaxSearch bounds a search string (a 400 naming "search" past it).
+const MaxSearch = 200
+
+// Page returns one page of the projects matching f in (tenant_id, id)
+// order, served by the projects_tenant_id_idx index: a keyset read of
+// req.Limit+1 rows after the cursor, never an OFFSET.
+func (r *Repo) Page(ctx context.Context, f ListFilter, req paging.Request) (paging.Page[Project], error) {
+	req = req.Bounded()
+	keys, err := req.Keys(2)
+	if err != nil {
+		return paging.Page[Project]{}, err
+	}
+	if f.TenantIDs != nil && len(f.TenantIDs) == 0 {
+		return paging.Page[Project]{Items: []Project{}}, nil
+	}
+	q := r.db.WithContext(ctx).Model(&Project{})
+	if f.TenantIDs != nil {
+		q = q.Where("tenant_id IN ?", f.TenantIDs)
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		if len(s) > MaxSearch {
+			return paging.Page[Project]{}, apperr.Invalid("search", "search must be at most %d characters", MaxSearch)
+		}
+		like := paging.Contains(s)
+		q = q.Where(`(LOWER(id) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`, like, like)
+	}
+	if keys != nil {
+		q = q.Where(paging.After("tenant_id", "id"), paging.Args(keys)...)
+	}
+	var rows []Project
+	if err := q.Order("tenant_id, id").Limit(req.Limit + 1).Find(&rows).Error; err != nil {
+		return paging.Page[Project]{}, fmt.Errorf("list projects: %w", err)
+	}
+	return paging.Cut(rows, req.Limit, func(p *Project) []string { return []string{p.TenantID, p.ID} }), nil
+}
+
+// CountByTenant counts the projects of each of the given tenants in one
+// grouped query (tenants without projects are absent: zero).
+func (r *Repo) CountByTenant(ctx context.Context, tenantIDs []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(tenantIDs))
+	if len(tenantIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		TenantID string
+		N        int64
+	}
+	if err := r.db.WithContext(ctx).Model(&Project{}).Select("tenant_id, COUNT(*) AS n").
+		Where("tenant_id IN ?", tenantIDs).Group("tenant_id").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count projects: %w", err)
+	}
+	for _, row := range rows {
+		out[row.TenantID] = row.N
 	}
 	return out, nil
 }

@@ -131,6 +131,9 @@ type SecretStore interface {
 	Get(ctx context.Context, projectID string) (*Keyring, error)
 	// Versions lists metadata of all versions, newest first.
 	Versions(ctx context.Context, projectID string) ([]Meta, error)
+	// CurrentVersions returns the current version of each project that
+	// has one, in one query (a page of projects).
+	CurrentVersions(ctx context.Context, projectIDs []string) (map[string]Meta, error)
 	// Delete removes every version (project deletion).
 	Delete(ctx context.Context, projectID string, actor string) error
 }

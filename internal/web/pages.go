@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/httpkit"
 	"github.com/pingstreams/pingauth/internal/mapping"
 	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	assets "github.com/pingstreams/pingauth/web"
@@ -239,62 +241,85 @@ func (c *Console) formError(g *gin.Context, err error, rerender func(msg string,
 
 // --- dashboard ---
 
-type projectRow struct {
-	project.Project
-	SecretVersion int
-	// Rotation: last rotation, next due, overdue.
-	Rotation admin.RotationStatus
-}
-
-type tenantBlock struct {
-	Tenant       project.Tenant
-	Projects     []projectRow
+type tenantRow struct {
+	admin.TenantSummary
 	CanCreate    bool
 	CanOperators bool
 }
 
 type dashboardData struct {
-	Tenants         []tenantBlock
+	// Tenants: one page of the tenants in scope with their project counts.
+	Tenants []tenantRow
+	// TenantsNext / TenantsFirst: links to the next and the first page of
+	// tenants ("" when there is none).
+	TenantsNext, TenantsFirst string
+	// Projects: one page of the projects matching Search (and Tenant).
+	Projects []admin.ProjectRow
+	// Search, Tenant: the project filter of the page.
+	Search, Tenant string
+	// Next / First: links to the next and the first page of projects.
+	Next, First     string
 	CanCreateTenant bool
 	// Degraded: projects whose chat server switched to a secret not
 	// stored here yet (chatsync.go).
 	Degraded []admin.RotationDegraded
 }
 
+// dashboard is the console's home: one page of tenant summaries and one
+// page of projects, searchable by id or name and narrowed to a tenant with
+// ?tenant=. A fixed number of queries whatever the number of projects:
+// tenants and their counts (2), projects, their secret versions and
+// rotation policies (3).
 func (c *Console) dashboard(g *gin.Context) {
 	ctx := g.Request.Context()
 	scope := c.scope(g)
-	ts, err := c.d.Projects.ListTenants(ctx, scope)
+	treq, err := paging.Parse("", g.Query("tenants_cursor"))
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	ps, err := c.d.Projects.List(ctx, project.ListFilter{TenantIDs: scope})
+	preq, err := consolePage(g)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate), Degraded: c.degradedRotations(g, scope)}
-	policies, err := c.d.Admin.RotationPolicies(ctx, projectIDs(ps))
+	ts, err := c.d.Admin.TenantPage(ctx, scope, treq)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	for _, t := range ts {
-		b := tenantBlock{Tenant: t, CanCreate: c.can(g, t.ID, rbac.ObjProject, rbac.ActWrite), CanOperators: c.can(g, t.ID, rbac.ObjOperator, rbac.ActRead)}
-		for _, p := range ps {
-			if p.TenantID == t.ID {
-				row := projectRow{Project: p}
-				var last *time.Time
-				if s, err := c.d.Admin.SecretInfo(ctx, p.ID); err == nil {
-					row.SecretVersion, last = s.Version, s.LastRotation
-				}
-				row.Rotation = c.d.Admin.ScheduleStatus(policies[p.ID], last)
-				b.Projects = append(b.Projects, row)
-			}
+	d := dashboardData{CanCreateTenant: c.can(g, rbac.AllTenants, rbac.ObjTenant, rbac.ActCreate), Degraded: c.degradedRotations(g, scope),
+		Search: strings.TrimSpace(g.Query("q")), Tenant: g.Query("tenant")}
+	for _, t := range ts.Items {
+		d.Tenants = append(d.Tenants, tenantRow{TenantSummary: t, CanCreate: c.can(g, t.ID, rbac.ObjProject, rbac.ActWrite), CanOperators: c.can(g, t.ID, rbac.ObjOperator, rbac.ActRead)})
+	}
+	pscope := scope
+	if d.Tenant != "" {
+		if scope != nil && !slices.Contains(scope, d.Tenant) {
+			pscope = []string{}
+		} else {
+			pscope = []string{d.Tenant}
 		}
-		d.Tenants = append(d.Tenants, b)
 	}
+	ps, err := c.d.Admin.ProjectPage(ctx, project.ListFilter{TenantIDs: pscope, Search: d.Search}, preq)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	d.Projects = ps.Items
+	keep := url.Values{}
+	if d.Search != "" {
+		keep.Set("q", d.Search)
+	}
+	if d.Tenant != "" {
+		keep.Set("tenant", d.Tenant)
+	}
+	d.Next, d.First = pageLinks("/console/", keep, "cursor", ps.Next, preq.Cursor != "")
+	tkeep := url.Values{}
+	for k, v := range keep {
+		tkeep[k] = v
+	}
+	d.TenantsNext, d.TenantsFirst = pageLinks("/console/", tkeep, "tenants_cursor", ts.Next, treq.Cursor != "")
 	c.render(g, http.StatusOK, "dashboard", "Projects", d)
 }
 
@@ -857,10 +882,17 @@ func (c *Console) operatorResetPassword(g *gin.Context) {
 type auditPage struct {
 	Events    []audit.Event
 	ProjectID string
-	Projects  []project.Project
-	Next      string
-	Fixed     bool
+	// Miss: the project id of the filter names no project the operator may
+	// read; Suggestions are readable projects whose id or name contains it.
+	Miss        bool
+	Suggestions []project.Project
+	Next        string
+	Fixed       bool
 }
+
+// auditSuggestions bounds the projects suggested for a filter that names
+// no readable project.
+const auditSuggestions = 10
 
 func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
 	limit, before, err := adminapi.AuditParams(g)
@@ -868,7 +900,25 @@ func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
 		c.fail(g, err)
 		return
 	}
+	if len(projectID) > project.MaxSearch {
+		c.fail(g, apperr.Invalid("project_id", "project_id must be at most %d characters", project.MaxSearch))
+		return
+	}
+	d := auditPage{ProjectID: projectID, Fixed: fixed}
 	q, err := c.auditQuery(g, projectID, limit, before)
+	if err != nil && !fixed && errors.Is(err, apperr.ErrForbidden) {
+		// The filter is a search field: an id that names no project the
+		// operator may read (unknown or another tenant's: the same answer,
+		// no probing) lists readable projects containing the text.
+		ps, perr := c.d.Admin.Projects(g.Request.Context(), project.ListFilter{TenantIDs: c.scope(g), Search: projectID}, paging.Request{Limit: auditSuggestions})
+		if perr != nil {
+			c.fail(g, perr)
+			return
+		}
+		d.Miss, d.Suggestions = true, ps.Items
+		c.render(g, http.StatusForbidden, "audit", "Audit log", d)
+		return
+	}
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -878,12 +928,7 @@ func (c *Console) renderAudit(g *gin.Context, projectID string, fixed bool) {
 		c.fail(g, err)
 		return
 	}
-	ps, err := c.d.Projects.List(g.Request.Context(), project.ListFilter{TenantIDs: c.scope(g)})
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	d := auditPage{Events: es, ProjectID: projectID, Projects: ps, Fixed: fixed}
+	d.Events = es
 	if len(es) == limit {
 		d.Next = g.Request.URL.Path + "?project_id=" + url.QueryEscape(projectID) + "&before=" + strconv.FormatInt(es[len(es)-1].ID, 10)
 	}

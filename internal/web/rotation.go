@@ -20,14 +20,6 @@ import (
 // (each project is a few chat-server round trips, four at a time).
 const tenantRotateWriteTimeout = 10 * time.Minute
 
-func projectIDs(ps []project.Project) []string {
-	ids := make([]string, len(ps))
-	for i := range ps {
-		ids[i] = ps[i].ID
-	}
-	return ids
-}
-
 // hourField reads an optional UTC hour of the schedule form.
 func hourField(g *gin.Context, name string) (*int, error) {
 	v := strings.TrimSpace(g.PostForm(name))
