@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml"
+
 	"github.com/pingstreams/pingauth/internal/admin"
 
 	"github.com/pingstreams/pingauth/internal/rbac"
@@ -269,6 +271,12 @@ func TestOpenAPIDocumentsOnlyRoutedPaths(t *testing.T) {
 	res, body := e.anon().do("GET", "/api/v1/openapi.yaml", nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("openapi.yaml: %d", res.StatusCode)
+	}
+	// It is YAML a client's generator can read (a stray brace once made the
+	// whole file unparsable while every line-based check passed).
+	var spec map[string]any
+	if err := yaml.Unmarshal(body, &spec); err != nil || spec["paths"] == nil {
+		t.Fatalf("openapi.yaml does not parse: %v", err)
 	}
 	routed := map[string]bool{}
 	for _, r := range consoleRoutes(t, e) {
