@@ -440,6 +440,11 @@ func (r *Repo) List(ctx context.Context, f ListFilter) ([]Project, error) {
 	return out, nil
 }
 
+// searchDoc is the text a project search matches, spelled as the
+// expression of projects_search_idx (migration 0017), so PostgreSQL serves
+// it from the trigram index.
+const searchDoc = `lower(id || ' ' || name)`
+
 // MaxSearch bounds a search string (a 400 naming "search" past it).
 const MaxSearch = 200
 
@@ -463,8 +468,7 @@ func (r *Repo) Page(ctx context.Context, f ListFilter, req paging.Request) (pagi
 		if len(s) > MaxSearch {
 			return paging.Page[Project]{}, apperr.Invalid("search", "search must be at most %d characters", MaxSearch)
 		}
-		like := paging.Contains(s)
-		q = q.Where(`(LOWER(id) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`, like, like)
+		q = q.Where(searchDoc+` LIKE ? ESCAPE '\'`, paging.Contains(s))
 	}
 	if keys != nil {
 		q = q.Where(paging.After("tenant_id", "id"), paging.Args(keys)...)
