@@ -24,6 +24,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/bridge"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/refresh"
@@ -75,7 +76,7 @@ type Users interface {
 	SetEnabled(ctx context.Context, projectID, id string, enabled bool) error
 	SetPassword(ctx context.Context, projectID, id, password string) error
 	Delete(ctx context.Context, projectID, id string) error
-	List(ctx context.Context, projectID string, o enduser.ListOptions) ([]enduser.User, int64, error)
+	List(ctx context.Context, projectID string, o enduser.ListOptions) (paging.Page[enduser.User], paging.Total, error)
 	// The CSV import: check every row, hash in the bounded pool, store all
 	// rows in one transaction.
 	PrepareNew(ctx context.Context, u *enduser.User, password string) error

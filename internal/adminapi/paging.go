@@ -21,3 +21,7 @@ func pageRequest(g *gin.Context) (paging.Request, error) {
 	}
 	return r, nil
 }
+
+// PageRequest is pageRequest for the console pages (internal/web), which
+// page their lists with the same ?limit=/?cursor= and refuse ?offset= alike.
+func PageRequest(g *gin.Context) (paging.Request, error) { return pageRequest(g) }
