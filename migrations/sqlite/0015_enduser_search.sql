@@ -4,7 +4,11 @@
 -- (id is the primary key, so the order is total; end-users without an email
 -- sort first) and page by keyset: WHERE project_id = ? AND (email, id) > (?, ?)
 -- ORDER BY email, id LIMIT n+1, one range scan of this index however deep.
-CREATE INDEX end_users_list_idx ON end_users(project_id, email, id);
+-- The searched columns after id do not change the order (id is unique); they
+-- make the index covering for the search document below, so a search that
+-- walks the list order (common and short searches: the first matches come
+-- early) filters index entries alone (an index-only scan), never the table.
+CREATE INDEX end_users_list_idx ON end_users(project_id, email, id, username, external_id, firstname, lastname);
 
 -- Search is a case-insensitive match over one search document per end-user,
 --   lower(' ' || email || ' ' || username || ' ' || external_id || ' ' || firstname || ' ' || lastname)
