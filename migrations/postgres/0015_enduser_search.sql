@@ -37,8 +37,8 @@ DECLARE ext_schema text
         ; EXCEPTION
             WHEN unique_violation OR duplicate_object THEN NULL
             ; WHEN OTHERS THEN
-                RAISE EXCEPTION 'migration 0015 needs the PostgreSQL extension pg_trgm, which could not be created: %', SQLERRM
-                    USING HINT = 'install the postgresql-contrib package on the database server, or have a superuser run CREATE EXTENSION pg_trgm WITH SCHEMA public in this database, then start pingauth again'
+                RAISE EXCEPTION 'migration 0015 needs the PostgreSQL extension pg_trgm, which could not be created (%): install the postgresql-contrib package on the database server, or have a superuser run CREATE EXTENSION pg_trgm WITH SCHEMA public in this database, then run pingauth again', SQLERRM
+                    USING HINT = 'install postgresql-contrib, or run as a superuser: CREATE EXTENSION pg_trgm WITH SCHEMA public'
         ; END
         ; SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'
     ; END IF
