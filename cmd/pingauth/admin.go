@@ -577,22 +577,28 @@ func (c *cli) userAdd(ctx context.Context, a *app.App, args []string) error {
 func (c *cli) userList(ctx context.Context, a *app.App, args []string) error {
 	fs := c.flags("user list")
 	pid := fs.String("project", "", "project id")
-	search := fs.String("search", "", "filter")
-	limit := fs.Int("limit", 50, "page size")
-	offset := fs.Int("offset", 0, "page offset")
+	search := fs.String("search", "", "filter: email, username, external id or name containing it (1-2 characters: starting with it)")
+	limit := fs.Int("limit", paging.DefaultLimit, fmt.Sprintf("page size (1-%d)", paging.MaxLimit))
+	cursor := fs.String("cursor", "", "resume after the page that printed this next cursor")
 	if err := parse(fs, args, "project"); err != nil {
 		return err
 	}
-	us, total, err := a.Users.List(ctx, *pid, enduser.ListOptions{Search: *search, Limit: *limit, Offset: *offset})
+	if *limit < 1 || *limit > paging.MaxLimit {
+		return usageError{fmt.Sprintf("-limit must be 1-%d", paging.MaxLimit)}
+	}
+	page, total, err := a.Users.List(ctx, *pid, enduser.ListOptions{Search: *search, Page: paging.Request{Limit: *limit, Cursor: *cursor}})
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "EXTERNAL_ID\tEMAIL\tUSERNAME\tNAME\tROLES\tENABLED")
-	for _, u := range us {
+	for _, u := range page.Items {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\n", u.ExternalID, u.Email, u.Username, strings.TrimSpace(u.Firstname+" "+u.Lastname), strings.Join(u.Roles, ","), u.Enabled)
 	}
-	fmt.Fprintf(w, "(%d of %d)\n", len(us), total)
+	fmt.Fprintf(w, "(%d of %s)\n", len(page.Items), total)
+	if page.Next != "" {
+		fmt.Fprintf(w, "next page: -cursor %s\n", page.Next)
+	}
 	return w.Flush()
 }
 

@@ -80,7 +80,7 @@ type Users interface {
 	SetEnabled(ctx context.Context, projectID, id string, enabled bool) error
 	SetPassword(ctx context.Context, projectID, id, password string) error
 	Delete(ctx context.Context, projectID, id string) error
-	List(ctx context.Context, projectID string, o enduser.ListOptions) ([]enduser.User, int64, error)
+	List(ctx context.Context, projectID string, o enduser.ListOptions) (paging.Page[enduser.User], paging.Total, error)
 	// The CSV import: check every row, hash in the bounded pool, store all
 	// rows in one transaction.
 	PrepareNew(ctx context.Context, u *enduser.User, password string) error

@@ -16,6 +16,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -32,9 +33,9 @@ func importFixture(t *testing.T, a *app.App) *project.Project {
 
 func userCount(t *testing.T, a *app.App, projectID string) int64 {
 	t.Helper()
-	_, n, err := a.Users.List(t.Context(), projectID, enduser.ListOptions{Limit: 1})
+	_, n, err := a.Users.List(t.Context(), projectID, enduser.ListOptions{Page: paging.Request{Limit: 1}})
 	ok(t, err)
-	return n
+	return n.Count
 }
 
 // importEvents are the project's enduser.import audit events, newest first.
@@ -128,8 +129,8 @@ func TestImportIsAllOrNothing(t *testing.T) {
 						t.Fatalf("report %+v", rep)
 					}
 					defer func() { // leave the fixture as it was for the other cases
-						us, _, _ := a.Users.List(context.Background(), p.ID, enduser.ListOptions{Limit: 100})
-						for _, u := range us {
+						us, _, _ := a.Users.List(context.Background(), p.ID, enduser.ListOptions{Page: paging.Request{Limit: 100}})
+						for _, u := range us.Items {
 							if u.Email != "old@shop.test" {
 								_ = a.Users.Delete(context.Background(), p.ID, u.ID)
 							}

@@ -7,6 +7,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
 	"github.com/pingstreams/pingauth/internal/operator"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/refresh"
@@ -31,8 +32,10 @@ func (s *Service) ListProjects(ctx context.Context, f project.ListFilter) ([]pro
 	return s.d.Projects.List(ctx, f)
 }
 
-// ListUsers pages through the project's end-users.
-func (s *Service) ListUsers(ctx context.Context, p *project.Project, o enduser.ListOptions) ([]enduser.User, int64, error) {
+// ListUsers returns one keyset page of the project's end-users in (email,
+// id) order, filtered by o.Search, and their total bounded at
+// paging.CountBound. A bad cursor or search is a 400 naming the field.
+func (s *Service) ListUsers(ctx context.Context, p *project.Project, o enduser.ListOptions) (paging.Page[enduser.User], paging.Total, error) {
 	return s.d.Users.List(ctx, p.ID, o)
 }
 

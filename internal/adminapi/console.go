@@ -586,19 +586,26 @@ func PageParams(g *gin.Context) (limit, offset int, err error) {
 	return limit, offset, nil
 }
 
-// Users serves GET /api/v1/projects/:projectId/users.
+// Users serves GET /api/v1/projects/:projectId/users: one keyset page of
+// the project's end-users in (email, id) order (?limit=, ?cursor=,
+// ?search=), with next_cursor (omitted on the last page) and a total
+// bounded at paging.CountBound.
 func (h *ConsoleAPI) Users(g *gin.Context, p *project.Project) {
-	limit, offset, err := PageParams(g)
+	req, err := pageRequest(g)
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	us, total, err := h.d.Admin.ListUsers(g.Request.Context(), p, enduser.ListOptions{Search: g.Query("search"), Limit: limit, Offset: offset})
+	page, total, err := h.d.Admin.ListUsers(g.Request.Context(), p, enduser.ListOptions{Search: g.Query("search"), Page: req})
 	if err != nil {
 		h.fail(g, err)
 		return
 	}
-	h.ok(g, http.StatusOK, gin.H{"users": us, "total": total, "limit": limit, "offset": offset})
+	body := gin.H{"users": page.Items, "total": total, "limit": req.Limit}
+	if page.Next != "" {
+		body["next_cursor"] = page.Next
+	}
+	h.ok(g, http.StatusOK, body)
 }
 
 // UserCreate serves POST /api/v1/projects/:projectId/users.

@@ -91,8 +91,8 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	if vs, err := a.Secrets.Versions(ctx, projID); err != nil || len(vs) != 1 {
 		t.Fatalf("secret versions after restart: %v %v", vs, err)
 	}
-	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || n != 1 {
-		t.Fatalf("end-users after restart: %d %v", n, err)
+	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || n.Count != 1 {
+		t.Fatalf("end-users after restart: %v %v", n, err)
 	}
 }
 
@@ -216,8 +216,8 @@ func TestEmbeddedStoreDiskFull(t *testing.T) {
 	if r := login(t, srv); r.Status != 200 {
 		t.Fatalf("/auth with full disk: %d %s", r.Status, r.Raw)
 	}
-	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || int(n) != 1+added {
-		t.Fatalf("users with full disk: %d %v, want %d", n, err, 1+added)
+	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || int(n.Count) != 1+added {
+		t.Fatalf("users with full disk: %d %v, want %d", n.Count, err, 1+added)
 	}
 	if err := a.DB.Exec(`PRAGMA max_page_count = 1073741823`).Error; err != nil {
 		t.Fatal(err)
@@ -225,8 +225,8 @@ func TestEmbeddedStoreDiskFull(t *testing.T) {
 	if err := a.Users.Create(ctx, &enduser.User{ProjectID: projID, Email: "after@example.com", Enabled: true}, ""); err != nil {
 		t.Fatalf("write after space freed: %v", err)
 	}
-	if _, n, _ := a.Users.List(ctx, projID, enduser.ListOptions{}); int(n) != 2+added {
-		t.Fatalf("users after recovery: %d, want %d", n, 2+added)
+	if _, n, _ := a.Users.List(ctx, projID, enduser.ListOptions{}); int(n.Count) != 2+added {
+		t.Fatalf("users after recovery: %d, want %d", n.Count, 2+added)
 	}
 }
 
@@ -290,8 +290,8 @@ func TestEmbeddedStoreRealDiskFull(t *testing.T) {
 	if err := a.Users.Create(ctx, &enduser.User{ProjectID: projID, Email: "after@example.com", Enabled: true}, ""); err != nil {
 		t.Fatalf("write after space freed: %v", err)
 	}
-	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || int(n) != 2+added {
-		t.Fatalf("users after recovery: %d %v, want %d", n, err, 2+added)
+	if _, n, err := a.Users.List(ctx, projID, enduser.ListOptions{}); err != nil || int(n.Count) != 2+added {
+		t.Fatalf("users after recovery: %d %v, want %d", n.Count, err, 2+added)
 	}
 	if r := login(t, srv); r.Status != 200 {
 		t.Fatalf("/auth after recovery: %d %s", r.Status, r.Raw)

@@ -295,37 +295,6 @@ func (r *Repo) FindByExternalID(ctx context.Context, projectID, externalID strin
 	return store.First[User](ctx, r.db.DB, "find end-user", apperr.NotFound("end-user not found"), "project_id = ? AND external_id = ?", projectID, externalID)
 }
 
-// ListOptions page and filter List.
-type ListOptions struct {
-	Search string
-	Limit  int
-	Offset int
-}
-
-// List returns a page of a project's users ordered by email/username and the total count.
-func (r *Repo) List(ctx context.Context, projectID string, o ListOptions) ([]User, int64, error) {
-	if o.Limit <= 0 || o.Limit > 200 {
-		o.Limit = 50
-	}
-	if o.Offset < 0 {
-		o.Offset = 0
-	}
-	q := r.db.WithContext(ctx).Model(&User{}).Where("project_id = ?", projectID)
-	if s := strings.TrimSpace(o.Search); s != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(s)) + "%"
-		q = q.Where(`(LOWER(email) LIKE ? ESCAPE '\' OR LOWER(username) LIKE ? ESCAPE '\' OR LOWER(external_id) LIKE ? ESCAPE '\' OR LOWER(firstname) LIKE ? ESCAPE '\' OR LOWER(lastname) LIKE ? ESCAPE '\')`, like, like, like, like, like)
-	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count end-users: %w", err)
-	}
-	var out []User
-	if err := q.Order("email, username, external_id").Limit(o.Limit).Offset(o.Offset).Find(&out).Error; err != nil {
-		return nil, 0, fmt.Errorf("list end-users: %w", err)
-	}
-	return out, total, nil
-}
-
 // Update saves profile fields, roles and enabled flag of an existing user.
 func (r *Repo) Update(ctx context.Context, u *User) error {
 	if err := u.validate(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pingstreams/pingauth/internal/apperr"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/project"
 	"github.com/pingstreams/pingauth/internal/store"
 	"github.com/pingstreams/pingauth/internal/store/storetest"
@@ -172,16 +173,20 @@ func TestListSearchAndPaging(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		page, total, err := r.List(ctx, "p1", enduser.ListOptions{Limit: 3, Offset: 3})
-		if err != nil || total != 7 || len(page) != 3 || page[0].Email != "user3@example.com" {
-			t.Fatalf("page = %v total=%d err=%v", page, total, err)
+		first, total, err := r.List(ctx, "p1", enduser.ListOptions{Page: paging.Request{Limit: 3}})
+		if err != nil || total.Count != 7 || !total.Exact || len(first.Items) != 3 || first.Next == "" {
+			t.Fatalf("page = %v total=%v err=%v", first, total, err)
+		}
+		page, _, err := r.List(ctx, "p1", enduser.ListOptions{Page: paging.Request{Limit: 3, Cursor: first.Next}})
+		if err != nil || len(page.Items) != 3 || page.Items[0].Email != "user3@example.com" {
+			t.Fatalf("page = %v err=%v", page, err)
 		}
 		hits, total, _ := r.List(ctx, "p1", enduser.ListOptions{Search: "rossi"})
-		if total != 4 || len(hits) != 4 {
-			t.Fatalf("search rossi: %d hits", total)
+		if total.Count != 4 || len(hits.Items) != 4 {
+			t.Fatalf("search rossi: %v hits", total)
 		}
-		if _, total, _ := r.List(ctx, "p1", enduser.ListOptions{Search: "%"}); total != 0 {
-			t.Fatalf("%% must be literal in search, got %d", total)
+		if _, total, _ := r.List(ctx, "p1", enduser.ListOptions{Search: "%"}); total.Count != 0 {
+			t.Fatalf("%% must be literal in search, got %v", total)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pingstreams/pingauth/internal/admin"
 	"github.com/pingstreams/pingauth/internal/audit"
 	"github.com/pingstreams/pingauth/internal/enduser"
+	"github.com/pingstreams/pingauth/internal/paging"
 	"github.com/pingstreams/pingauth/internal/rbac"
 	"github.com/pingstreams/pingauth/internal/store"
 )
@@ -35,11 +36,11 @@ func importShop(t *testing.T, d store.Dialect) (*env, *client) {
 
 func (e *env) userCount(projectID string) int64 {
 	e.t.Helper()
-	_, n, err := e.a.Users.List(context.Background(), projectID, enduser.ListOptions{Limit: 1})
+	_, n, err := e.a.Users.List(context.Background(), projectID, enduser.ListOptions{Page: paging.Request{Limit: 1}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n
+	return n.Count
 }
 
 // importAudits are the project's enduser.import events, newest first.

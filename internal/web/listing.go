@@ -5,12 +5,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pingstreams/pingauth/internal/adminapi"
 	"github.com/pingstreams/pingauth/internal/paging"
 )
 
-// consolePage reads a console list's ?limit= and ?cursor= (keyset paging).
+// consolePage reads a console list's ?limit= and ?cursor= (keyset paging;
+// ?offset= refused), as the API does.
 func consolePage(g *gin.Context) (paging.Request, error) {
-	return paging.Parse(g.Query("limit"), g.Query("cursor"))
+	return adminapi.PageRequest(g)
 }
 
 // pageLinks are the "Next page" and "First page" links of a list at path:

@@ -594,29 +594,35 @@ type usersPage struct {
 	// credential families); ShowSignIns is false when none are issued here.
 	SignIns     map[string]int
 	ShowSignIns bool
-	Total       int64
-	Search      string
-	Offset      int
-	Limit       int
-	Prev        string
-	Next        string
-	CanWrite    bool
-	Form        admin.UserInput
-	FormErr     string
-	RowErr      string
+	// Total counts the matching end-users up to paging.CountBound ("1000+").
+	Total  paging.Total
+	Search string
+	Limit  int
+	// First links the first page (set on a later page); Next the following
+	// page (empty on the last one). Both keep the search and the limit.
+	First    string
+	Next     string
+	CanWrite bool
+	Form     admin.UserInput
+	FormErr  string
+	RowErr   string
 }
 
 func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, error) {
-	limit, offset, err := adminapi.PageParams(g)
+	req, err := adminapi.PageRequest(g)
 	if err != nil {
 		return nil, err
 	}
 	search := strings.TrimSpace(g.Query("search"))
-	us, total, err := c.d.Users.List(g.Request.Context(), p.ID, enduser.ListOptions{Search: search, Limit: limit, Offset: offset})
+	if _, ok := g.GetQuery("limit"); !ok {
+		req.Limit = defaultPageSize
+	}
+	page, total, err := c.d.Admin.ListUsers(g.Request.Context(), p, enduser.ListOptions{Search: search, Page: req})
 	if err != nil {
 		return nil, err
 	}
-	d := &usersPage{P: p, Users: us, Total: total, Search: search, Offset: offset, Limit: limit,
+	us := page.Items
+	d := &usersPage{P: p, Users: us, Total: total, Search: search, Limit: req.Limit,
 		CanWrite: c.can(g, p.TenantID, rbac.ObjEndUser, rbac.ActWrite), SignIns: map[string]int{}, ShowSignIns: c.d.Refresh != nil}
 	if c.d.Refresh != nil {
 		ids := make([]string, len(us))
@@ -627,12 +633,23 @@ func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, err
 			return nil, err
 		}
 	}
-	base := "/console/projects/" + url.PathEscape(p.ID) + "/users?search=" + url.QueryEscape(search) + "&offset="
-	if offset > 0 {
-		d.Prev = base + strconv.Itoa(max(0, offset-limit))
+	q := url.Values{}
+	if search != "" {
+		q.Set("search", search)
 	}
-	if int64(offset+limit) < total {
-		d.Next = base + strconv.Itoa(offset+limit)
+	if _, ok := g.GetQuery("limit"); ok {
+		q.Set("limit", strconv.Itoa(req.Limit))
+	}
+	base := "/console/projects/" + url.PathEscape(p.ID) + "/users"
+	if req.Cursor != "" {
+		d.First = base
+		if len(q) > 0 {
+			d.First += "?" + q.Encode()
+		}
+	}
+	if page.Next != "" {
+		q.Set("cursor", page.Next)
+		d.Next = base + "?" + q.Encode()
 	}
 	return d, nil
 }
