@@ -125,7 +125,11 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(logging.Redact(newHandler(w)))
 	}
 	q := logging.NewQueue(w, cfg.LogQueueBytes, 0)
-	log := slog.New(logging.Redact(logging.SplitLevel(newHandler(q.Buffered()), newHandler(q.Direct()), q)))
+	split := logging.SplitLevel(newHandler(q.Buffered()), newHandler(q.Direct()), q)
+	if cfg.LogFormat != "text" {
+		split = logging.SplitJSON(q, ho) // the same handlers; the access log writes its lines itself
+	}
+	log := slog.New(logging.Redact(split))
 	q.OnDrop(func(dropped, total uint64) {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "log lines dropped: the log queue was full (PINGAUTH_LOG_QUEUE_BYTES)",
 			slog.Uint64("dropped", dropped), slog.Uint64("dropped_total", total))

@@ -262,8 +262,11 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 	if !s.Allows(req.Mode) {
 		return token.Identity{}, apperr.Forbidden("verification mode " + req.Mode + " is not enabled for this project")
 	}
-	var doc mapping.Doc
-	emailVerified := true // the site's own assertion or record; exchange mode decides below
+	var (
+		res           mapping.Result
+		mapErr        error  // the mapping's
+		emailVerified = true // the site's own assertion or record; exchange mode decides below
+	)
 	switch req.Mode {
 	case mapping.ModeServer: // the key was verified above
 		if req.User == nil {
@@ -276,18 +279,22 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 		if u.Phone != "" && !mapping.ValidPhone(u.Phone) {
 			return token.Identity{}, apperr.Invalid("user.phone", "user.phone must be 3-32 characters of digits, spaces and +-.()")
 		}
-		doc = mapping.UserDoc(u.ID, u.Email, u.Username, u.Firstname, u.Lastname, u.Roles, u.Attributes)
-		doc.PutUserField("phone", u.Phone)
+		// The body's attribute map is this request's alone: the mapping
+		// may hand it on instead of copying it.
+		res, mapErr = s.Mapping.ApplyUser(&mapping.User{ID: u.ID, Email: u.Email, Username: u.Username, Firstname: u.Firstname,
+			Lastname: u.Lastname, Phone: u.Phone, Roles: u.Roles, Attributes: u.Attributes, OwnAttributes: true})
 	case mapping.ModeExchange:
 		v, err := b.idp.VerifyToken(ctx, p.ID, req.Token)
 		if err != nil {
 			return token.Identity{}, err
 		}
-		doc, emailVerified = mapping.Doc(v.Claims), v.EmailVerified
+		doc := mapping.Doc(v.Claims)
+		emailVerified = v.EmailVerified
 		if !claimIsTrue(doc["phone_number_verified"]) {
 			delete(doc, "phone_number") // an IdP's unverified phone is not the visitor's
 			delete(doc, "phone")
 		}
+		res, mapErr = s.Mapping.Apply(doc)
 	case mapping.ModePassword:
 		u, err := b.users.Authenticate(ctx, p.ID, req.Login, req.Password)
 		if err != nil {
@@ -296,26 +303,33 @@ func (b *Bridge) Authenticate(ctx context.Context, p *project.Project, req Reque
 		if req.Verified != nil {
 			*req.Verified = *u
 		}
-		doc = mapping.EndUserDoc(u)
+		res, mapErr = s.Mapping.ApplyUser(endUser(u))
 	default:
 		return token.Identity{}, apperr.Invalid("mode", "unknown verification mode")
 	}
-	id, _, err := b.finish(ctx, p, s, req.Mode, doc, emailVerified)
+	id, _, err := b.finish(ctx, p, s, req.Mode, res, mapErr, emailVerified)
 	return id, err
 }
 
-// finish maps a verified identity document into the token identity: the
-// project's mapping, the per-user override or block, the claims firewall and
-// the role gate. On refusal, reason names the step (for refresh revocation).
-func (b *Bridge) finish(ctx context.Context, p *project.Project, s *mapping.Settings, mode string, doc mapping.Doc, emailVerified bool) (id token.Identity, reason string, err error) {
-	res, err := s.Mapping.Apply(doc)
-	if err != nil {
+// endUser is the mapping's view of a stored end-user (= mapping.EndUserDoc;
+// its attributes may be shared with a cache: never handed on).
+func endUser(u *enduser.User) *mapping.User {
+	return &mapping.User{ID: u.ExternalID, Email: u.Email, Username: u.Username, Firstname: u.Firstname,
+		Lastname: u.Lastname, Roles: u.Roles, Attributes: u.Attributes}
+}
+
+// finish turns a verified identity, as the project's mapping mapped it
+// (res, or the mapping's error mapErr), into the token identity: the per-user
+// override or block, the claims firewall and the role gate. On refusal,
+// reason names the step (for refresh revocation).
+func (b *Bridge) finish(ctx context.Context, p *project.Project, s *mapping.Settings, mode string, res mapping.Result, mapErr error, emailVerified bool) (id token.Identity, reason string, err error) {
+	if mapErr != nil {
 		var ae *apperr.Error
-		if mode == mapping.ModeServer && errors.As(err, &ae) {
+		if mode == mapping.ModeServer && errors.As(mapErr, &ae) {
 			// The site backend's own assertion lacks the id: a request error.
 			return token.Identity{}, "", apperr.Invalid("user", "%s", ae.Message)
 		}
-		return token.Identity{}, RefusedUnmapped, err
+		return token.Identity{}, RefusedUnmapped, mapErr
 	}
 	if err := mapping.ApplyOverride(&res, s.Overrides[res.ExternalID]); err != nil {
 		return token.Identity{}, RefusedBlocked, err
@@ -368,7 +382,8 @@ func (b *Bridge) AuthenticateEndUser(ctx context.Context, p *project.Project, u 
 	if !u.Enabled {
 		return token.Identity{}, &RefusedError{Reason: RefusedDisabled, Err: apperr.Forbidden("this end-user is disabled")}
 	}
-	id, reason, err := b.finish(ctx, p, s, mapping.ModePassword, mapping.EndUserDoc(u), true)
+	res, err := s.Mapping.ApplyUser(endUser(u))
+	id, reason, err := b.finish(ctx, p, s, mapping.ModePassword, res, err, true)
 	if err != nil && reason != "" && !errors.Is(err, apperr.ErrUnavailable) {
 		return token.Identity{}, &RefusedError{Reason: reason, Err: err}
 	}

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,14 +316,18 @@ func decodeServerRequest(body io.Reader, limit, size int64) (*bridge.ServerUser,
 // \u0008 and \u000c, which JSON parsers read identically).
 func (r *AuthResponse) AppendJSON(b []byte) []byte {
 	b = append(b, `{"token":`...)
+	n := len(b)
 	b = token.AppendJSONString(b, r.Token)
-	b = append(b, `,"jwt":`...)
 	if r.jwtOfToken {
-		// = token.AppendJSONString(b, "JWT "+r.Token): "JWT " needs no escaping.
-		n := len(b)
-		b = token.AppendJSONString(b, r.Token)
-		b = slices.Insert(b, n+1, 'J', 'W', 'T', ' ')
+		// = token.AppendJSONString(b, "JWT "+r.Token): "JWT " needs no
+		// escaping and escaping goes character by character, so this is
+		// "JWT " and the token as just escaped (not scanned again).
+		esc := b[n+1 : len(b)-1]
+		b = append(b, `,"jwt":"JWT `...)
+		b = append(b, esc...)
+		b = append(b, '"')
 	} else {
+		b = append(b, `,"jwt":`...)
 		b = token.AppendJSONString(b, r.JWT)
 	}
 	b = append(b, `,"expires_at":"`...)

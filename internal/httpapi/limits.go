@@ -111,7 +111,7 @@ func (s *Server) limitRequest(c *gin.Context) {
 		// addresses, so it gets its own, much larger per-IP bucket.
 		bucket = s.hard.serverIP
 	default:
-		if err := s.hard.authGuard.AllowIP(c.ClientIP()); err != nil {
+		if err := s.hard.authGuard.AllowIP(httpkit.ClientIP(c)); err != nil {
 			httpkit.WriteError(c, s.d.Log, err)
 			return
 		}
@@ -119,7 +119,7 @@ func (s *Server) limitRequest(c *gin.Context) {
 		return
 	}
 	var err error
-	if ok, wait := bucket.Allow(c.ClientIP()); !ok {
+	if ok, wait := bucket.Allow(httpkit.ClientIP(c)); !ok {
 		err = apperr.RateLimited("too many requests from this address; slow down", "rate_limited", wait)
 	}
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Server) AuthGuard() *ratelimit.Guard { return s.hard.authGuard }
 // with one line: r.POST("/console/login", httpapi.RateLimitIP(guard), h).
 func RateLimitIP(guard *ratelimit.Guard) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := guard.AllowIP(c.ClientIP()); err != nil {
+		if err := guard.AllowIP(httpkit.ClientIP(c)); err != nil {
 			httpkit.WriteError(c, nil, err)
 			return
 		}

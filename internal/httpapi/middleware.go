@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pingstreams/pingauth/internal/httpkit"
+	"github.com/pingstreams/pingauth/internal/logging"
 )
 
 // accessLog logs one line per request. It never logs bodies, query strings or headers.
@@ -25,15 +26,11 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		log.LogAttrs(c.Request.Context(), level, "http request",
-			slog.String("request_id", httpkit.RequestID(c)),
-			slog.String("method", c.Request.Method),
-			slog.String("route", route),
-			slog.String("path", c.Request.URL.Path),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("remote", c.ClientIP()),
-		)
+		now := time.Now()
+		logging.LogAccess(c.Request.Context(), log, level, now, &logging.Access{
+			RequestID: httpkit.RequestID(c), Method: c.Request.Method, Route: route, Path: c.Request.URL.Path,
+			Status: status, Duration: now.Sub(start), Remote: httpkit.ClientIP(c),
+		})
 	}
 }
 

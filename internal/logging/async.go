@@ -216,9 +216,24 @@ func SplitLevel(low, high slog.Handler, q *Queue) slog.Handler {
 	return &splitLevel{low: low, high: high, q: q}
 }
 
+// SplitJSON is SplitLevel over two slog JSON handlers with options opts
+// (nil: the defaults), writing to q.Buffered and q.Direct. Without
+// opts.ReplaceAttr and opts.AddSource, LogAccess formats its lines itself
+// (the same bytes) and writes them to the same queue.
+func SplitJSON(q *Queue, opts *slog.HandlerOptions) slog.Handler {
+	if opts == nil {
+		opts = &slog.HandlerOptions{}
+	}
+	return &splitLevel{low: slog.NewJSONHandler(q.Buffered(), opts), high: slog.NewJSONHandler(q.Direct(), opts), q: q,
+		json: opts.ReplaceAttr == nil && !opts.AddSource}
+}
+
 type splitLevel struct {
 	low, high slog.Handler
 	q         *Queue
+	// json: low and high are plain JSON handlers without attributes or
+	// groups (SplitJSON): LogAccess may write their lines itself.
+	json bool
 }
 
 func (s *splitLevel) Enabled(ctx context.Context, l slog.Level) bool { return s.low.Enabled(ctx, l) }

@@ -1,5 +1,7 @@
 package logging
 
+import "log/slog"
+
 // SafeKeys exposes safeKeys to the tests.
 func SafeKeys() []string {
 	out := make([]string, 0, len(safeKeys))
@@ -7,4 +9,10 @@ func SafeKeys() []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// AccessAttrs exposes the attributes of an access line to the tests.
+func AccessAttrs(a *Access) []slog.Attr {
+	as := a.attrs()
+	return as[:]
 }

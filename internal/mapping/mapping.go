@@ -363,17 +363,6 @@ func (d Doc) Lookup(path string) (any, bool) {
 	return cur, true
 }
 
-func (d Doc) str(paths ...string) string {
-	for _, p := range paths {
-		if v, ok := d.Lookup(p); ok {
-			if s, ok := v.(string); ok && s != "" && len(s) <= maxNameLen && utf8.ValidString(s) {
-				return strings.TrimSpace(s)
-			}
-		}
-	}
-	return ""
-}
-
 // idString formats an id claim (strings and integral numbers only).
 func idString(v any) (string, bool) {
 	switch x := v.(type) {
@@ -406,13 +395,19 @@ type Result struct {
 }
 
 // Apply maps d with m.
-func (m *Mapping) Apply(d Doc) (Result, error) {
+func (m *Mapping) Apply(d Doc) (Result, error) { return m.apply(source{doc: d}) }
+
+// ApplyUser is m.Apply(u.Doc()) without building the document: the same
+// result and errors (FuzzApplyUser checks this), read from u's fields.
+func (m *Mapping) ApplyUser(u *User) (Result, error) { return m.apply(source{user: u}) }
+
+func (m *Mapping) apply(d source) (Result, error) {
 	var r Result
-	v, ok := d.Lookup(m.IDClaim)
+	v, ok := d.lookup(m.IDClaim)
 	if !ok {
 		return r, apperr.Unauthorized(fmt.Sprintf("the identity has no %q claim to use as the user id", truncate(m.IDClaim, 60)))
 	}
-	ext, ok := idString(v)
+	ext, ok := v.idString()
 	if !ok {
 		return r, apperr.Unauthorized(fmt.Sprintf("the identity's %q claim is not a string or integer", truncate(m.IDClaim, 60)))
 	}
@@ -424,17 +419,17 @@ func (m *Mapping) Apply(d Doc) (Result, error) {
 	}
 	r.ExternalID = ext
 	r.Identity.ID = m.Prefix + ext
-	r.Identity.Firstname = d.str(orDefault(m.FirstnameClaim, "firstname", "given_name")...)
-	r.Identity.Lastname = d.str(orDefault(m.LastnameClaim, "lastname", "family_name")...)
-	if e := d.str(orDefault(m.EmailClaim, "email")...); e != "" {
+	r.Identity.Firstname = d.str(m.FirstnameClaim, "firstname", "given_name")
+	r.Identity.Lastname = d.str(m.LastnameClaim, "lastname", "family_name")
+	if e := d.str(m.EmailClaim, "email", ""); e != "" {
 		if n, err := enduser.NormalizeEmail(e); err == nil {
 			r.Identity.Email = n
 		}
 	}
-	if ph := d.str("phone", "phone_number"); ValidPhone(ph) {
+	if ph := d.str("", "phone", "phone_number"); ValidPhone(ph) {
 		r.Identity.Phone = ph
 	}
-	r.Roles = roles(d, orDefault(m.RolesClaim, "roles"))
+	r.Roles = roles(d, m.RolesClaim)
 	r.Identity.Attributes = m.attributes(d)
 	return r, nil
 }
@@ -458,20 +453,23 @@ func ValidPhone(s string) bool {
 	return digits >= 3
 }
 
-func orDefault(configured string, defaults ...string) []string {
-	if configured != "" {
-		return []string{configured}
+// roles reads the roles claim: the configured path, else "roles".
+func roles(d source, configured string) []string {
+	p := configured
+	if p == "" {
+		p = "roles"
 	}
-	return defaults
-}
-
-func roles(d Doc, paths []string) []string {
-	for _, p := range paths {
-		v, ok := d.Lookup(p)
-		if !ok {
-			continue
-		}
-		switch x := v.(type) {
+	v, ok := d.lookup(p)
+	if !ok {
+		return nil
+	}
+	switch v.kind {
+	case valString:
+		return strings.Fields(v.s)
+	case valRoles:
+		return v.roles
+	case valAny:
+		switch x := v.v.(type) {
 		case string:
 			return strings.Fields(x)
 		case []string:
@@ -489,13 +487,16 @@ func roles(d Doc, paths []string) []string {
 	return nil
 }
 
-func (m *Mapping) attributes(d Doc) map[string]any {
+func (m *Mapping) attributes(d source) map[string]any {
 	if len(m.Attributes) == 0 {
 		return nil
 	}
 	var src map[string]any
-	if v, ok := d.Lookup("attributes"); ok {
-		src, _ = v.(map[string]any)
+	if v, ok := d.lookup("attributes"); ok {
+		src, _ = v.value(d).(map[string]any)
+	}
+	if d.user != nil && d.user.OwnAttributes && len(m.Attributes) == 1 && m.Attributes[0] == "*" && len(src) > 0 && noReserved(src) {
+		return src // the copy below would be equal: the caller's map becomes the result
 	}
 	out := map[string]any{}
 	for _, a := range m.Attributes {
@@ -512,21 +513,30 @@ func (m *Mapping) attributes(d Doc) map[string]any {
 			continue
 		}
 		if hasPath {
-			if v, ok := d.Lookup(path); ok {
-				out[name] = v
+			if v, ok := d.lookup(path); ok {
+				out[name] = v.value(d)
 			}
 			continue
 		}
 		if v, ok := src[name]; ok {
 			out[name] = v
-		} else if v, ok := d.Lookup(name); ok && name != "attributes" && name != "user" {
-			out[name] = v
+		} else if v, ok := d.lookup(name); ok && name != "attributes" && name != "user" {
+			out[name] = v.value(d)
 		}
 	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+func noReserved(m map[string]any) bool {
+	for k := range m {
+		if token.IsReserved(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // ApplyOverride applies o (may be nil) to r. Blocked identities are refused.
