@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 )
@@ -95,3 +96,8 @@ func RequestIDs() gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// Unwrap lets http.ResponseController reach gin's writer and the
+// connection beneath (the CSV imports and tenant-wide rotations extend
+// their read and write deadlines through it).
+func (s *requestState) Unwrap() http.ResponseWriter { return s.ResponseWriter }
