@@ -25,7 +25,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,6 +33,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/benchkit"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -166,7 +167,7 @@ type result struct {
 }
 
 func measure(ctx context.Context, o options) error {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func measure(ctx context.Context, o options) error {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	base := "http://" + addr
-	if err := waitReady(base); err != nil {
+	if err := benchkit.WaitReady(base, 60*time.Second); err != nil {
 		return err
 	}
 	clients := map[string]*http.Client{}
@@ -377,27 +378,4 @@ func size(n int) string {
 		return fmt.Sprintf("%.2f MB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%.1f KB", float64(n)/1024)
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(base + "/readyz"); err == nil {
-			_ = r.Body.Close()
-			if r.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return errors.New("pingauth serve did not become ready in 60s")
 }

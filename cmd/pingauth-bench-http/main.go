@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/benchkit"
 
 	"github.com/gin-gonic/gin"
 
@@ -175,7 +176,7 @@ func run(o options) error {
 		return err
 	}
 
-	mintAddr, err := freeAddr()
+	mintAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func run(o options) error {
 		}
 	}()
 
-	bareAddr, err := freeAddr()
+	bareAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -223,10 +224,10 @@ func run(o options) error {
 	defer func() { _ = bare.Process.Signal(syscall.SIGTERM); _ = bare.Wait() }()
 
 	mintURL, bareURL := "http://"+mintAddr, "http://"+bareAddr
-	if err := waitReady(mintURL); err != nil {
+	if err := benchkit.WaitReady(mintURL, 30*time.Second); err != nil {
 		return fmt.Errorf("pingauth: %w (see %s)", err, logPath)
 	}
-	if err := waitReady(bareURL); err != nil {
+	if err := benchkit.WaitReady(bareURL, 30*time.Second); err != nil {
 		return fmt.Errorf("bare handler: %w", err)
 	}
 	if err := checkMint(mintURL, key); err != nil {
@@ -486,29 +487,6 @@ func median(xs []float64) float64 {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
 	return s[len(s)/2]
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(base + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("not ready in 30s")
 }
 
 // ticksPerSecond is Linux's USER_HZ (the unit of /proc/<pid>/stat times).

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,6 +36,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pingstreams/pingauth/internal/benchkit"
 
 	"github.com/jackc/pgx/v5"
 
@@ -301,7 +302,7 @@ func measure(ctx context.Context, o options, pairs []pair) error {
 	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
 		return err
 	}
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -328,7 +329,7 @@ func measure(ctx context.Context, o options, pairs []pair) error {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	base := "http://" + addr
-	if err := waitReady(base); err != nil {
+	if err := benchkit.WaitReady(base, 30*time.Second); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	pid := cmd.Process.Pid
@@ -406,29 +407,6 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(base + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("pingauth serve did not become ready in 30s")
 }
 
 // warm mints once for every pair (16 workers) and fails on any non-200.
