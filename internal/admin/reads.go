@@ -27,11 +27,6 @@ func (s *Service) Tenant(ctx context.Context, id string) (*project.Tenant, error
 	return s.d.Projects.GetTenant(ctx, id)
 }
 
-// ListProjects lists projects matching f.
-func (s *Service) ListProjects(ctx context.Context, f project.ListFilter) ([]project.Project, error) {
-	return s.d.Projects.List(ctx, f)
-}
-
 // ListUsers returns one keyset page of the project's end-users in (email,
 // id) order, filtered by o.Search, and their total bounded at
 // paging.CountBound. A bad cursor or search is a 400 naming the field.

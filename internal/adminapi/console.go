@@ -61,9 +61,6 @@ type ConsoleDeps struct {
 	MaxBodyBytes, MaxImportBytes int64
 }
 
-// defaultPageSize is the end-user page size without ?limit=.
-const defaultPageSize = 25
-
 // ConsoleAPI is the admin JSON API of tenants, operators, projects,
 // secrets, end-users, role rules and the audit log under /api/v1: thin
 // handlers over internal/admin. Its routes are entries of the console
@@ -569,23 +566,6 @@ func (h *ConsoleAPI) MappingPut(g *gin.Context, p *project.Project) {
 
 // --- end-users ---
 
-// PageParams reads ?limit= (1-200, default 25) and ?offset= of a list
-// (console pages and the API alike).
-func PageParams(g *gin.Context) (limit, offset int, err error) {
-	limit, offset = defaultPageSize, 0
-	if s := g.Query("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 200 {
-			return 0, 0, apperr.Invalid("limit", "limit must be 1-200")
-		}
-	}
-	if s := g.Query("offset"); s != "" {
-		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
-			return 0, 0, apperr.Invalid("offset", "offset must be a non-negative integer")
-		}
-	}
-	return limit, offset, nil
-}
-
 // Users serves GET /api/v1/projects/:projectId/users: one keyset page of
 // the project's end-users in (email, id) order (?limit=, ?cursor=,
 // ?search=), with next_cursor (omitted on the last page) and a total
@@ -601,10 +581,8 @@ func (h *ConsoleAPI) Users(g *gin.Context, p *project.Project) {
 		h.fail(g, err)
 		return
 	}
-	body := gin.H{"users": page.Items, "total": total, "limit": req.Limit}
-	if page.Next != "" {
-		body["next_cursor"] = page.Next
-	}
+	body := listBody("users", page.Items, page.Next)
+	body["total"], body["limit"] = total, req.Limit
 	h.ok(g, http.StatusOK, body)
 }
 

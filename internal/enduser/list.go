@@ -123,18 +123,13 @@ func (r *Repo) List(ctx context.Context, projectID string, o ListOptions) (pagin
 //     searches match early).
 func (r *Repo) searchCond(search string) (string, any) {
 	if utf8.RuneCountInString(search) < minSubstring {
-		return searchDoc + ` LIKE lower(?) ESCAPE '\'`, "% " + likeEscape(search) + "%"
+		return searchDoc + ` LIKE lower(?) ESCAPE '\'`, "% " + paging.EscapeLike(search) + "%"
 	}
 	if r.db.Dialect == store.Postgres {
-		return searchDoc + ` LIKE lower(?) ESCAPE '\'`, "%" + likeEscape(search) + "%"
+		return searchDoc + ` LIKE lower(?) ESCAPE '\'`, "%" + paging.EscapeLike(search) + "%"
 	}
 	return `id IN (SELECT s.user_id FROM end_user_search_fts f JOIN end_user_search s ON s.seq = f.rowid WHERE f.doc GLOB lower(?))`,
 		"*" + globEscape(search) + "*"
-}
-
-// likeEscape makes s literal in a LIKE pattern with ESCAPE '\'.
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 // globEscape makes s literal in a GLOB pattern (GLOB has no escape

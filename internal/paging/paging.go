@@ -153,5 +153,10 @@ func (t Total) String() string {
 // Contains is the LIKE pattern (with ESCAPE '\') matching any value that
 // contains s, lowercased: compare it with LOWER(column).
 func Contains(s string) string {
-	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(s)) + "%"
+	return "%" + EscapeLike(strings.ToLower(s)) + "%"
+}
+
+// EscapeLike makes s literal in a LIKE pattern with ESCAPE '\'.
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }

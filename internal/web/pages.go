@@ -640,17 +640,7 @@ func (c *Console) usersData(g *gin.Context, p *project.Project) (*usersPage, err
 	if _, ok := g.GetQuery("limit"); ok {
 		q.Set("limit", strconv.Itoa(req.Limit))
 	}
-	base := "/console/projects/" + url.PathEscape(p.ID) + "/users"
-	if req.Cursor != "" {
-		d.First = base
-		if len(q) > 0 {
-			d.First += "?" + q.Encode()
-		}
-	}
-	if page.Next != "" {
-		q.Set("cursor", page.Next)
-		d.Next = base + "?" + q.Encode()
-	}
+	d.Next, d.First = pageLinks("/console/projects/"+url.PathEscape(p.ID)+"/users", q, "cursor", page.Next, req.Cursor != "")
 	return d, nil
 }
 
