@@ -27,26 +27,15 @@ func TestBrowserInviteAndAcceptAsANewUser(t *testing.T) {
 	tctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			loc, _ := chromedp.Run(tctx, chromedp.Location())
-			html, _ := chromedp.Run(tctx, chromedp.OuterHTML(css("main")))
-			t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, trim([]byte(html)))
-		}
-	}
+	run := stepRunner(tctx, t)
 	run("admin signs in",
-		chromedp.Navigate(e.url+"/console/login"),
-		chromedp.WaitVisible(css("#login-form")),
-		chromedp.SendKeys(css("#email"), "admin@globex.test"),
-		chromedp.SendKeys(css("#password"), "operator-pass-1"),
-		chromedp.Click(css("#signin")),
-		chromedp.WaitVisible(css("header .me")),
-		chromedp.Navigate(e.url+"/console/tenants/globex/operators"),
-		chromedp.WaitVisible(css("#invite-form")),
-		chromedp.SendKeys(css("#invite-email-input"), "newbie@globex.test"),
-		chromedp.Click(css("#invite-submit")),
-		chromedp.WaitVisible(css("#invite-link")),
+		append(consoleSignIn(e.url, "admin@globex.test", "operator-pass-1"),
+			chromedp.WaitVisible(css("header .me")),
+			chromedp.Navigate(e.url+"/console/tenants/globex/operators"),
+			chromedp.WaitVisible(css("#invite-form")),
+			chromedp.SendKeys(css("#invite-email-input"), "newbie@globex.test"),
+			chromedp.Click(css("#invite-submit")),
+			chromedp.WaitVisible(css("#invite-link")))...,
 	)
 	link, err := chromedp.Run(tctx, chromedp.Value(css("#invite-link")))
 	if err != nil || !strings.HasPrefix(link, e.url+"/console/invite/") {

@@ -30,14 +30,7 @@ func TestBrowserDashboardPagesAndSearches(t *testing.T) {
 	tctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			loc, _ := chromedp.Run(tctx, chromedp.Location())
-			html, _ := chromedp.Run(tctx, chromedp.OuterHTML(css("main")))
-			t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, trim([]byte(html)))
-		}
-	}
+	run := stepRunner(tctx, t)
 	rows := func() []string {
 		t.Helper()
 		txt, err := chromedp.Run(tctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("tr.project-row td:nth-child(2)")).map(e => e.textContent.trim()).join(",")`))
@@ -50,12 +43,8 @@ func TestBrowserDashboardPagesAndSearches(t *testing.T) {
 		return strings.Split(txt, ",")
 	}
 	run("sign in",
-		chromedp.Navigate(e.url+"/console/login"),
-		chromedp.WaitVisible(css("#login-form")),
-		chromedp.SendKeys(css("#email"), "admin@acme.test"),
-		chromedp.SendKeys(css("#password"), "operator-pass-1"),
-		chromedp.Click(css("#signin")),
-		chromedp.WaitVisible(css("#projects")),
+		append(consoleSignIn(e.url, "admin@acme.test", "operator-pass-1"),
+			chromedp.WaitVisible(css("#projects")))...,
 	)
 	if got := rows(); len(got) != 50 || got[0] != "site-000" || got[49] != "site-049" {
 		t.Fatalf("first page: %d rows %v", len(got), got)

@@ -333,3 +333,35 @@ func TestBrowserTutorialFlow(t *testing.T) {
 		t.Error("audit log does not name the operator as actor")
 	}
 }
+
+// stepRunner returns run(step, actions...) over tctx: a step that fails
+// ends the test with the page's location and its main element.
+func stepRunner(t *testing.T, tctx context.Context) func(step string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tctx, actions...); err != nil {
+			failStep(t, tctx, step, err)
+		}
+	}
+}
+
+// failStep ends the test at a failed browser step, with the page's
+// location and its main element.
+func failStep(t *testing.T, tctx context.Context, step string, err error) {
+	t.Helper()
+	loc, _ := chromedp.Run(tctx, chromedp.Location())
+	html, _ := chromedp.Run(tctx, chromedp.OuterHTML(chromedp.CSS("main")))
+	t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, trim([]byte(html)))
+}
+
+// consoleSignIn are the steps that sign an operator in on the console's
+// sign-in page (the caller waits for the page it expects next).
+func consoleSignIn(base, email, password string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/console/login"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#signin")),
+	}
+}

@@ -39,18 +39,8 @@ func TestBrowserUsersPagingAndSearch(t *testing.T) {
 			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 		})
 	}
-	fail := func(step string, err error) {
-		t.Helper()
-		loc, _ := chromedp.Run(tctx, chromedp.Location())
-		html, _ := chromedp.Run(tctx, chromedp.OuterHTML(css("main")))
-		t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, trim([]byte(html)))
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			fail(step, err)
-		}
-	}
+	fail := func(step string, err error) { t.Helper(); failStep(tctx, t, step, err) }
+	run := stepRunner(tctx, t)
 	text := func(step, sel string) string {
 		t.Helper()
 		v, err := chromedp.Run(tctx, chromedp.Text(css(sel)))
@@ -82,15 +72,11 @@ func TestBrowserUsersPagingAndSearch(t *testing.T) {
 		return n / 2 // external id and email
 	}
 	run("sign in and open the users page",
-		chromedp.Navigate(e.url+"/console/login"),
-		chromedp.WaitVisible(css("#login-form")),
-		chromedp.SendKeys(css("#email"), "admin@acme.example"),
-		chromedp.SendKeys(css("#password"), "operator-pass-1"),
-		chromedp.Click(css("#signin")),
-		chromedp.WaitVisible(css("header .me")),
-		chromedp.Navigate(e.url+"/console/projects/shop/users"),
-		chromedp.WaitVisible(css("#users-next")),
-		shot("users-01-first-page"),
+		append(consoleSignIn(e.url, "admin@acme.example", "operator-pass-1"),
+			chromedp.WaitVisible(css("header .me")),
+			chromedp.Navigate(e.url+"/console/projects/shop/users"),
+			chromedp.WaitVisible(css("#users-next")),
+			shot("users-01-first-page"))...,
 	)
 	if got := text("total", "#users-total"); !strings.Contains(got, "60 end-users") {
 		t.Fatalf("total %q", got)
