@@ -336,18 +336,18 @@ func TestBrowserTutorialFlow(t *testing.T) {
 
 // stepRunner returns run(step, actions...) over tctx: a step that fails
 // ends the test with the page's location and its main element.
-func stepRunner(t *testing.T, tctx context.Context) func(step string, actions ...chromedp.Action[chromedp.Void]) {
+func stepRunner(tctx context.Context, t *testing.T) func(step string, actions ...chromedp.Action[chromedp.Void]) {
 	return func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(tctx, actions...); err != nil {
-			failStep(t, tctx, step, err)
+			failStep(tctx, t, step, err)
 		}
 	}
 }
 
 // failStep ends the test at a failed browser step, with the page's
 // location and its main element.
-func failStep(t *testing.T, tctx context.Context, step string, err error) {
+func failStep(tctx context.Context, t *testing.T, step string, err error) {
 	t.Helper()
 	loc, _ := chromedp.Run(tctx, chromedp.Location())
 	html, _ := chromedp.Run(tctx, chromedp.OuterHTML(chromedp.CSS("main")))
